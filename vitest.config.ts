@@ -8,6 +8,7 @@ export default defineConfig({
     alias: {
       '@x/assertion': src('assertion'),
       '@x/token': src('token'),
+      '@x/devserver': src('devserver'),
     },
   },
   test: {

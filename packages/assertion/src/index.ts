@@ -1,0 +1,41 @@
+/**
+ * `@x/assertion`: load an X.509 certificate and its private key (PEM,
+ * PFX/PKCS#12), compute its thumbprints, and sign or verify JWT client
+ * assertions (RFC 7523 §2.2, Microsoft Entra ID certificate credentials).
+ * No network code.
+ *
+ * @packageDocumentation
+ */
+export { CredentialError, CredentialErrorCode, isCredentialError } from './errors.js';
+export {
+  CertificateCredential,
+  CertificateInfo,
+  computeThumbprints,
+  type CertificateJwk,
+  type JwsAlgorithm,
+  type KeyType,
+  type NamedCurve,
+  type Thumbprints,
+} from './credential/certificate.js';
+export { DEFAULT_MAX_ITERATIONS } from './sources/types.js';
+export {
+  loadCredential,
+  loadCredentialFile,
+  loadCertificate,
+  type CredentialInput,
+  type LoadOptions,
+  type LoadFileOptions,
+} from './credential/load.js';
+export {
+  createClientAssertion,
+  CLIENT_ASSERTION_TYPE,
+  type ClientAssertionOptions,
+  type ExternalSigner,
+  type ThumbprintHeader,
+} from './assertion/sign.js';
+export {
+  verifyClientAssertion,
+  type VerificationReport,
+  type VerificationProblem,
+  type VerifyExpectations,
+} from './assertion/verify.js';
