@@ -28,8 +28,11 @@ export {
 } from './credential/load.js';
 export {
   createClientAssertion,
+  prepareClientAssertion,
   CLIENT_ASSERTION_TYPE,
   type ClientAssertionOptions,
+  type PreparedClientAssertion,
+  type SignOverrides,
   type ExternalSigner,
   type ThumbprintHeader,
 } from './assertion/sign.js';

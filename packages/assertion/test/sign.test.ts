@@ -10,6 +10,7 @@ import {
   createClientAssertion,
   loadCertificate,
   loadCredential,
+  prepareClientAssertion,
   verifyClientAssertion,
 } from '../src/index.js';
 import { hexToBase64url, makePair, openssl, type OpensslPair } from './helpers/openssl.js';
@@ -149,6 +150,28 @@ describe('createClientAssertion', () => {
 
   it('exports the RFC 7523 client_assertion_type', () => {
     expect(CLIENT_ASSERTION_TYPE).toBe('urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+  });
+});
+
+describe('prepareClientAssertion', () => {
+  it('signs the same assertion as createClientAssertion, sync and async, fresh jti each time', async () => {
+    const prepared = prepareClientAssertion(credential, { clientId: CLIENT, audience: AUD, algorithm: 'RS256' });
+    const vector = { now: NOW, jti: 'jti-3' };
+    const oneShot = await createClientAssertion(credential, { clientId: CLIENT, audience: AUD, algorithm: 'RS256', ...vector });
+    expect(prepared.signSync(vector)).toBe(oneShot); // RS256 is deterministic
+    expect(await prepared.sign(vector)).toBe(oneShot);
+    const a = decodeJwt(prepared.signSync());
+    const b = decodeJwt(await prepared.sign());
+    expect(a.jti).not.toBe(b.jti);
+    expect(prepared.algorithm).toBe('RS256');
+  });
+
+  it('refuses signSync for an external signer and bad overrides', async () => {
+    const prepared = prepareClientAssertion({ certificate: rsa.certPem, sign: async () => new Uint8Array(256) }, { clientId: CLIENT, audience: AUD });
+    expect(() => prepared.signSync()).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTIONS' }));
+    const local = prepareClientAssertion(credential, { clientId: CLIENT, audience: AUD });
+    expect(() => local.signSync({ jti: '' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTIONS' }));
+    await expect(local.sign({ now: 'yesterday' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTIONS' });
   });
 });
 

@@ -1,4 +1,4 @@
-import { constants, randomUUID, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { constants, randomUUID, sign as cryptoSign, type KeyObject, type SignKeyObjectInput } from 'node:crypto';
 import { z } from 'zod';
 import { CertificateCredential, CertificateInfo, type JwsAlgorithm } from '../credential/certificate.js';
 import { loadCertificate } from '../credential/load.js';
@@ -85,10 +85,44 @@ const optionsSchema = z.strictObject({
       message: 'registered claims (iss, sub, aud, exp, nbf, iat, jti) are set by the library and cannot be overridden',
     })
     .optional(),
-  now: z.date().optional(),
-  jti: z.string().min(1).optional(),
   clockSkewSeconds: z.number().int().min(0).max(60).default(30),
 });
+
+/** Per-call values of {@link PreparedClientAssertion.sign}; for test vectors. */
+export interface SignOverrides {
+  /** The signing time. Default: now. */
+  readonly now?: Date;
+  /** The `jti`. Default: a fresh random UUID. A server rejects a replayed `jti`. */
+  readonly jti?: string;
+}
+
+/**
+ * Client assertions for one signer and one set of options, with everything
+ * that does not change per assertion (option validation, the header segment,
+ * the key's signing parameters) computed once. Each `sign` call still makes a
+ * fresh `jti`, `iat`, `nbf` and `exp`.
+ */
+export interface PreparedClientAssertion {
+  /** The JWS algorithm every assertion is signed with. */
+  readonly algorithm: JwsAlgorithm;
+  /**
+   * Sign a fresh assertion. Local keys sign on libuv's thread pool
+   * (`crypto.sign` with a callback), so concurrent calls use every core;
+   * an {@link ExternalSigner} is awaited.
+   *
+   * @throws {@link CredentialError} `ERR_INVALID_OPTIONS` (bad overrides), `ERR_SIGNER_FAILED`
+   */
+  sign(overrides?: SignOverrides): Promise<string>;
+  /**
+   * Sign a fresh assertion on the calling thread: the fastest path for one
+   * assertion at a time (no thread-pool round trip, about 40 µs saved), but it
+   * blocks the event loop for the signature (≈ 0.3 ms for RSA-2048).
+   *
+   * @throws {@link CredentialError} `ERR_INVALID_OPTIONS` for an
+   *   {@link ExternalSigner} (which is asynchronous) or bad overrides
+   */
+  signSync(overrides?: SignOverrides): string;
+}
 
 /**
  * Create a JWT client assertion (RFC 7523 §2.2, §3; Microsoft Entra ID
@@ -96,22 +130,37 @@ const optionsSchema = z.strictObject({
  * `{ alg, typ: 'JWT', x5t?, x5t#S256?, x5c?, kid? }` and claims
  * `{ aud, iss, sub, jti, nbf, iat, exp, ...claims }` where `iss = sub = clientId`,
  * `nbf = iat = now - clockSkewSeconds` and `exp = now + lifetimeSeconds`
- * (seconds since the epoch).
- *
- * Signing runs on libuv's thread pool (`crypto.sign` with a callback), so
- * concurrent calls use every core.
+ * (seconds since the epoch). Same as `prepareClientAssertion(signer, options).sign()`.
  *
  * @param signer - a {@link CertificateCredential} or an {@link ExternalSigner}
  * @param options - see {@link ClientAssertionOptions}
  * @returns the compact JWS (`header.payload.signature`)
  * @throws {@link CredentialError} `ERR_INVALID_OPTIONS` (bad options, or an
  *   algorithm the key cannot make), `ERR_SIGNER_FAILED` (an external signer
- *   failed or returned a malformed signature)
+ *   failed or returned a malformed signature), and for an external signer
+ *   given PEM/DER, the certificate errors of {@link loadCertificate}
  */
 export async function createClientAssertion(
   signer: CertificateCredential | ExternalSigner,
   options: ClientAssertionOptions,
 ): Promise<string> {
+  const { now, jti, ...fixed } = options;
+  return prepareClientAssertion(signer, fixed).sign({ now, jti });
+}
+
+/**
+ * Validate the options and precompute what every assertion for this signer
+ * shares; see {@link PreparedClientAssertion}. Use it where assertions are
+ * made repeatedly (a token client signs one per token request).
+ *
+ * @param signer - a {@link CertificateCredential} or an {@link ExternalSigner}
+ * @param options - see {@link ClientAssertionOptions}; `now` and `jti` are per call, in `sign`
+ * @throws {@link CredentialError} as {@link createClientAssertion}
+ */
+export function prepareClientAssertion(
+  signer: CertificateCredential | ExternalSigner,
+  options: Omit<ClientAssertionOptions, 'now' | 'jti'>,
+): PreparedClientAssertion {
   const opts = parseOptions(optionsSchema, options, 'client assertion options');
   const certificate = signer instanceof CertificateInfo ? signer : toCertificate(signer.certificate);
   const algorithm = opts.algorithm ?? certificate.defaultAlgorithm;
@@ -122,26 +171,59 @@ export async function createClientAssertion(
   if (opts.thumbprint !== 'x5t') header['x5t#S256'] = certificate.thumbprints['x5t#S256'];
   if (opts.includeX5c) header.x5c = certificate.chain.map((der) => Buffer.from(der).toString('base64'));
   if (opts.kid !== undefined) header.kid = opts.kid;
+  const headerSegment = encodeSegment(header);
 
-  const now = Math.floor((opts.now?.getTime() ?? Date.now()) / 1000);
-  const claims = {
-    aud: opts.audience,
-    iss: opts.clientId,
-    sub: opts.clientId,
-    jti: opts.jti ?? randomUUID(),
-    nbf: now - opts.clockSkewSeconds,
-    iat: now - opts.clockSkewSeconds,
-    exp: now + opts.lifetimeSeconds,
-    ...opts.claims,
+  const signingInput = (overrides: SignOverrides | undefined): Buffer => {
+    const { now: date, jti } = overrides === undefined ? NO_OVERRIDES : parseOptions(overridesSchema, overrides, 'sign overrides');
+    const now = Math.floor((date?.getTime() ?? Date.now()) / 1000);
+    const claims = {
+      aud: opts.audience,
+      iss: opts.clientId,
+      sub: opts.clientId,
+      jti: jti ?? randomUUID(),
+      nbf: now - opts.clockSkewSeconds,
+      iat: now - opts.clockSkewSeconds,
+      exp: now + opts.lifetimeSeconds,
+      ...opts.claims,
+    };
+    return Buffer.from(`${headerSegment}.${encodeSegment(claims)}`);
   };
+  const compact = (input: Buffer, signature: Uint8Array) => `${input.toString('latin1')}.${Buffer.from(signature).toString('base64url')}`;
 
-  const signingInput = `${encodeSegment(header)}.${encodeSegment(claims)}`;
-  const signature =
-    signer instanceof CertificateCredential
-      ? await signWithKey(signer.privateKey, algorithm, Buffer.from(signingInput))
-      : await signExternally(signer, algorithm, Buffer.from(signingInput));
-  return `${signingInput}.${Buffer.from(signature).toString('base64url')}`;
+  if (!(signer instanceof CertificateCredential)) {
+    return {
+      algorithm,
+      sign: async (overrides) => {
+        const input = signingInput(overrides);
+        return compact(input, await signExternally(signer, algorithm, input));
+      },
+      signSync: () => {
+        throw new CredentialError('ERR_INVALID_OPTIONS', 'An external signer is asynchronous: use sign(), not signSync().');
+      },
+    };
+  }
+  const [digest, key] = signingParameters(signer.privateKey, algorithm);
+  return {
+    algorithm,
+    sign: (overrides) => {
+      try {
+        const input = signingInput(overrides);
+        return new Promise((resolve, reject) => {
+          cryptoSign(digest, input, key, (error, signature) => (error ? reject(error) : resolve(compact(input, signature))));
+        });
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
+    signSync: (overrides) => {
+      const input = signingInput(overrides);
+      return compact(input, cryptoSign(digest, input, key));
+    },
+  };
 }
+
+const NO_OVERRIDES: SignOverrides = {};
+const overridesSchema = z.strictObject({ now: z.date().optional(), jti: z.string().min(1).optional() });
 
 function encodeSegment(value: object): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -167,17 +249,12 @@ function checkAlgorithm(certificate: CertificateInfo, algorithm: JwsAlgorithm): 
 
 const ECDSA_SIGNATURE_BYTES: Partial<Record<JwsAlgorithm, number>> = { ES256: 64, ES384: 96, ES512: 132, EdDSA: 64 };
 
-/** Sign with a local key on the thread pool, producing JWS signature bytes (RFC 7518 §3). */
-function signWithKey(key: KeyObject, algorithm: JwsAlgorithm, data: Buffer): Promise<Buffer> {
+/** `crypto.sign` digest and key input producing JWS signature bytes for `algorithm` (RFC 7518 §3.3–3.5, RFC 8037 §3.1). */
+function signingParameters(key: KeyObject, algorithm: JwsAlgorithm): [digest: string | null, key: SignKeyObjectInput | KeyObject] {
   const digest = algorithm === 'EdDSA' ? null : `sha${algorithm.slice(2)}`;
-  const keyInput = algorithm.startsWith('PS')
-    ? { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }
-    : algorithm.startsWith('ES')
-      ? { key, dsaEncoding: 'ieee-p1363' as const }
-      : key;
-  return new Promise((resolve, reject) => {
-    cryptoSign(digest, data, keyInput, (error, signature) => (error ? reject(error) : resolve(signature)));
-  });
+  if (algorithm.startsWith('PS')) return [digest, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }];
+  if (algorithm.startsWith('ES')) return [digest, { key, dsaEncoding: 'ieee-p1363' }];
+  return [digest, key];
 }
 
 async function signExternally(signer: ExternalSigner, algorithm: JwsAlgorithm, data: Buffer): Promise<Uint8Array> {

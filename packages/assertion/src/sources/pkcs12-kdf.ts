@@ -1,0 +1,137 @@
+import { hash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+
+/**
+ * The PKCS#12 key-derivation function (RFC 7292 Appendix B.2), run with
+ * `node:crypto` one-shot hashing and cooperative yields so that a 600,000-
+ * iteration derivation never blocks the event loop for more than a few
+ * milliseconds at a time.
+ *
+ * @module
+ */
+
+/** Digests the KDF runs with: output size `u` and block size `v`, in bytes. */
+const DIGESTS = {
+  sha1: { u: 20, v: 64 },
+  sha224: { u: 28, v: 64 },
+  sha256: { u: 32, v: 64 },
+  sha384: { u: 48, v: 128 },
+  sha512: { u: 64, v: 128 },
+} as const;
+
+/** A digest name as `node:crypto` spells it. */
+export type DigestName = keyof typeof DIGESTS;
+
+/** Output size of a digest in bytes. */
+export function digestSize(digest: DigestName): number {
+  return DIGESTS[digest].u;
+}
+
+/** The diversifier `ID` of RFC 7292 Appendix B.3: what the derived bytes are for. */
+export const KdfPurpose = { key: 1, iv: 2, mac: 3 } as const;
+export type KdfPurpose = (typeof KdfPurpose)[keyof typeof KdfPurpose];
+
+/**
+ * The password as the PKCS#12 KDF takes it (RFC 7292 Appendix B.1): a
+ * BMPString (UTF-16 big-endian) followed by two zero bytes. An absent password
+ * is the empty byte string, which differs from `""` (`00 00`).
+ */
+export function bmpPassword(passphrase: string | undefined): Buffer {
+  if (passphrase === undefined) return Buffer.alloc(0);
+  return Buffer.from(`${passphrase}\0`, 'utf16le').swap16();
+}
+
+/** Longest stretch of hashing, in milliseconds, between two yields to the event loop. */
+const SLICE_MS = 6;
+
+/**
+ * Derivations run one at a time: hashing is CPU work on the main thread, so
+ * interleaving them gains nothing, and running them in turn keeps each
+ * uninterrupted block of the event loop within {@link SLICE_MS}.
+ */
+let queue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Derive `length` bytes with the PKCS#12 KDF (RFC 7292 Appendix B.2).
+ *
+ * The caller checks `iterations` against its cap before calling.
+ *
+ * @param digest - the hash function H
+ * @param password - the password bytes, see {@link bmpPassword}
+ * @param salt - the salt S
+ * @param purpose - the diversifier ID: key material, IV or MAC key (Appendix B.3)
+ * @param iterations - the iteration count r (at least 1)
+ * @param length - n, the number of bytes wanted
+ */
+export function pkcs12Kdf(
+  digest: DigestName,
+  password: Uint8Array,
+  salt: Uint8Array,
+  purpose: KdfPurpose,
+  iterations: number,
+  length: number,
+): Promise<Buffer> {
+  const run = queue.then(() => derive(digest, password, salt, purpose, iterations, length));
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+async function derive(
+  digest: DigestName,
+  password: Uint8Array,
+  salt: Uint8Array,
+  purpose: KdfPurpose,
+  iterations: number,
+  length: number,
+): Promise<Buffer> {
+  const { u, v } = DIGESTS[digest];
+  const D = Buffer.alloc(v, purpose); // step 1
+  const I = Buffer.concat([fill(salt, v), fill(password, v)]); // steps 2-4
+  const blocks: Buffer[] = [];
+  for (let produced = 0; produced < length; produced += u) {
+    // step 6a: A_i = H^r(D || I)
+    const A = await iterateHash(digest, Buffer.concat([D, I]), iterations);
+    blocks.push(A);
+    // steps 6b-6c: I_j = (I_j + B + 1) mod 2^(8v), B = A_i repeated to v bytes
+    if (produced + u < length) addToEachBlock(I, fill(A, v), v);
+  }
+  I.fill(0);
+  return Buffer.concat(blocks).subarray(0, length); // steps 7-8
+}
+
+/** H applied `iterations` times, yielding to the event loop every {@link SLICE_MS}. */
+async function iterateHash(digest: DigestName, input: Buffer, iterations: number): Promise<Buffer> {
+  let a = hash(digest, input, 'buffer');
+  let sliceStart = performance.now();
+  for (let i = 1; i < iterations; i++) {
+    a = hash(digest, a, 'buffer');
+    if ((i & 0x3ff) === 0 && performance.now() - sliceStart > SLICE_MS) {
+      await nextTurn();
+      sliceStart = performance.now();
+    }
+  }
+  return a;
+}
+
+/**
+ * Concatenate copies of `bytes` into a string of v·⌈len/v⌉ bytes, the last copy
+ * truncated (steps 2-3); the empty string stays empty.
+ */
+function fill(bytes: Uint8Array, v: number): Buffer {
+  const out = Buffer.alloc(v * Math.ceil(bytes.length / v));
+  for (let at = 0; at < out.length; at += bytes.length) out.set(bytes.subarray(0, out.length - at), at);
+  return out;
+}
+
+/** Treat `I` as v-byte big-endian integers and replace each I_j by (I_j + B + 1) mod 2^(8v), in place. */
+function addToEachBlock(I: Buffer, B: Buffer, v: number): void {
+  for (let j = 0; j < I.length; j += v) {
+    let carry = 1;
+    for (let k = v - 1; k >= 0; k--) {
+      const sum = I[j + k]! + B[k]! + carry;
+      I[j + k] = sum & 0xff;
+      carry = sum >>> 8;
+    }
+  }
+}
