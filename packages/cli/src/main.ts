@@ -1,0 +1,130 @@
+/**
+ * The `x-assertion` command line: dispatch to a subcommand, report errors as
+ * one line `x-assertion: <CODE>: <message>` on stderr, map outcomes to exit
+ * statuses (0 ok, 1 failure or invalid, 2 usage).
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { parseCommandLine, type Command, type RunContext } from './args.js';
+import { inspectCommand } from './commands/inspect.js';
+import { jwksCommand } from './commands/jwks.js';
+import { signCommand } from './commands/sign.js';
+import { thumbprintCommand } from './commands/thumbprint.js';
+import { tokenCommand } from './commands/token.js';
+import { CliError, ExitCode, UsageError } from './errors.js';
+import { processIo, type Io } from './io.js';
+
+/** Every subcommand, in help order. */
+export const COMMANDS: readonly Command[] = [thumbprintCommand, signCommand, inspectCommand, jwksCommand, tokenCommand];
+
+const MAIN_USAGE = 'usage: x-assertion <thumbprint|sign|inspect|jwks|token> [options]   (x-assertion --help)';
+
+function globalHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  return `x-assertion: certificate thumbprints, JWT client assertions (RFC 7523), JWKS and
+access tokens from an X.509 certificate.
+
+${MAIN_USAGE.replace('   (x-assertion --help)', '')}
+
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}
+
+Global options:
+  -h, --help    help (also: x-assertion <command> --help)
+  --debug       print stack traces of errors (never secrets)
+  --version     print the version
+
+Exit status: 0 success, 1 failure or invalid assertion, 2 usage error.
+Errors are one line on stderr: x-assertion: <CODE>: <message>
+`;
+}
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * Run the CLI.
+ *
+ * @param argv - the arguments after the program name (`process.argv.slice(2)`)
+ * @param io - streams and environment; defaults to the process's. Tests pass
+ *   their own to run commands in-process.
+ * @returns the exit status: 0 success, 1 failure or invalid assertion, 2 usage error
+ */
+export async function main(argv: string[], io: Partial<Io> = {}): Promise<number> {
+  const ctx: RunContext = { io: { ...processIo(), ...io }, debug: argv.includes('--debug'), secrets: new Set() };
+  try {
+    return await dispatch(ctx, argv);
+  } catch (e) {
+    return report(ctx, e);
+  }
+}
+
+async function dispatch(ctx: RunContext, argv: string[]): Promise<number> {
+  const args = [...argv];
+  // Global flags before the command name.
+  while (args[0]?.startsWith('-')) {
+    const flag = args.shift()!;
+    if (flag === '--debug') continue;
+    if (flag === '--help' || flag === '-h') return writeOut(ctx, globalHelp());
+    if (flag === '--version') return writeOut(ctx, `${version()}\n`);
+    throw new UsageError(`Unknown option '${flag}'.`, MAIN_USAGE);
+  }
+  let name = args.shift();
+  if (name === undefined) throw new UsageError('Missing command.', MAIN_USAGE);
+  if (name === 'help') {
+    name = args.shift();
+    if (name === undefined) return writeOut(ctx, globalHelp());
+    args.unshift('--help');
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) throw new UsageError(`Unknown command '${name}'.`, MAIN_USAGE);
+  const { values, positionals } = parseCommandLine(command, args);
+  if (values.debug) ctx.debug = true;
+  if (values.help) return writeOut(ctx, `${command.usage}\n\n${command.help}\n`);
+  return command.run({ ctx, values, positionals });
+}
+
+function writeOut(ctx: RunContext, text: string): number {
+  ctx.io.stdout.write(text);
+  return ExitCode.OK;
+}
+
+/** Write the one-line error (plus the usage line, or the stack with `--debug`) and pick the exit status. */
+function report(ctx: RunContext, e: unknown): number {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const rawCode = (err as { code?: unknown }).code;
+  const code = typeof rawCode === 'string' && rawCode !== '' ? rawCode : 'ERR_UNEXPECTED';
+  let text = `x-assertion: ${code}: ${oneLine(err.message)}\n`;
+  if (err instanceof UsageError) text += `${err.usage}\n`;
+  if (ctx.debug) text += stackWithCauses(err);
+  ctx.io.stderr.write(redact(ctx, text));
+  return err instanceof CliError ? err.exitCode : ExitCode.FAILURE;
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*[\r\n]+\s*/g, ' ').trim() || '(no message)';
+}
+
+function stackWithCauses(err: Error): string {
+  let out = '';
+  let current: unknown = err;
+  for (let depth = 0; current instanceof Error && depth < 5; depth++) {
+    out += `${depth === 0 ? '' : 'Caused by: '}${current.stack ?? `${current.name}: ${current.message}`}\n`;
+    current = current.cause;
+  }
+  return out;
+}
+
+/** Remove every known secret from text bound for a terminal or log. */
+function redact(ctx: RunContext, text: string): string {
+  let out = text;
+  for (const secret of ctx.secrets) if (secret.length > 0) out = out.split(secret).join('[redacted]');
+  return out;
+}
