@@ -19,9 +19,7 @@ const pbkdf2 = promisify(pbkdf2Callback);
 
 /** A candidate password in the two encodings PKCS#12 uses. */
 export interface Password {
-  /** The text, for OpenSSL; `undefined` when no password is tried. */
-  readonly text: string | undefined;
-  /** UTF-8 bytes, for PBKDF2 (what OpenSSL 3 feeds it; RFC 9579 §3). */
+  /** UTF-8 bytes, for PBKDF2 (what OpenSSL 3 feeds it; RFC 9579 §3) and for OpenSSL. */
   readonly utf8: Buffer;
   /** BMPString with its zero terminator, for the PKCS#12 KDF (RFC 7292 Appendix B.1). */
   readonly bmp: Buffer;
@@ -29,7 +27,7 @@ export interface Password {
 
 /** `text === undefined` is the absent password: empty in both encodings. */
 export function toPassword(text: string | undefined): Password {
-  return { text, utf8: Buffer.from(text ?? '', 'utf8'), bmp: bmpPassword(text) };
+  return { utf8: Buffer.from(text ?? '', 'utf8'), bmp: bmpPassword(text) };
 }
 
 /** Block ciphers in CBC mode, by `node:crypto` name. */
@@ -90,13 +88,16 @@ export class DecryptionFailed extends Error {
 }
 
 /**
- * Decrypt `ciphertext` with a password-based scheme.
+ * Decrypt `ciphertext` with a password-based scheme: PBES2 (RFC 8018 §6.2.2,
+ * key from PBKDF2 over the UTF-8 password) or PKCS#12 PBE (RFC 7292
+ * Appendix C, key and IV from the SHA-1 PKCS#12 KDF over the BMPString
+ * password, Appendix B.3). The caller has checked the iteration count.
  *
  * @throws {@link DecryptionFailed} when the padding is wrong (almost always a wrong password);
  *   {@link CredentialError} `ERR_MALFORMED` when the ciphertext is not whole blocks
  */
 export async function decrypt(params: EncryptionParams, ciphertext: Buffer, password: Password): Promise<Buffer> {
-  const blockSize = params.scheme === 'pbes2' && params.cipher.startsWith('aes') ? 16 : 8;
+  const blockSize = params.scheme === 'pbes2' ? CBC_CIPHERS[params.cipher].ivLength : 8; // in CBC the IV is one block
   if (ciphertext.length === 0 || ciphertext.length % blockSize !== 0) {
     throw new CredentialError('ERR_MALFORMED', `The PKCS#12 file is malformed: a ciphertext of ${ciphertext.length} bytes is not whole ${blockSize}-byte blocks.`);
   }
@@ -180,14 +181,16 @@ export interface Pbmac1Params {
 
 export type MacParams = Pkcs12MacParams | Pbmac1Params;
 
-/** Compute the MAC of a PKCS#12 file's authenticated safe. */
+/**
+ * Compute the MAC over a PKCS#12 file's AuthenticatedSafe: HMAC keyed by the
+ * PKCS#12 KDF (ID 3, BMPString password; RFC 7292 §4, Appendix B.4), or by
+ * PBKDF2 (UTF-8 password) for PBMAC1 (RFC 9579 §3, RFC 8018 §7.1).
+ */
 export async function computeMac(params: MacParams, password: Password, data: Buffer): Promise<Buffer> {
-  const [digest, key] =
+  const key =
     params.scheme === 'pbmac1'
-      ? [params.hmac, await pbkdf2(password.utf8, params.kdf.salt, params.kdf.iterations, params.keyLength, params.kdf.prf)]
-      : [
-          params.digest,
-          await pkcs12Kdf(params.digest, password.bmp, params.salt, KdfPurpose.mac, params.iterations, digestSize(params.digest)),
-        ];
+      ? await pbkdf2(password.utf8, params.kdf.salt, params.kdf.iterations, params.keyLength, params.kdf.prf)
+      : await pkcs12Kdf(params.digest, password.bmp, params.salt, KdfPurpose.mac, params.iterations, digestSize(params.digest));
+  const digest = params.scheme === 'pbmac1' ? params.hmac : params.digest;
   return runWithKey(key, () => createHmac(digest, key).update(data).digest());
 }

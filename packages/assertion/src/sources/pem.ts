@@ -47,7 +47,11 @@ export function looksLikePem(text: string): boolean {
 export function parsePem(text: string, passphrase: string | undefined): SourceContents {
   const keys: { key: KeyObject }[] = [];
   const certificates: { der: Uint8Array }[] = [];
-  for (const block of pemBlocks(text)) {
+  const blocks = pemBlocks(text);
+  if (blocks.length !== text.split('-----BEGIN ').length - 1) {
+    throw new CredentialError('ERR_MALFORMED', 'A PEM block is truncated: a -----BEGIN line has no matching -----END line.');
+  }
+  for (const block of blocks) {
     if (KEY_LABELS.has(block.label)) {
       const encrypted = block.label === 'ENCRYPTED PRIVATE KEY' || block.text.includes('Proc-Type: 4,ENCRYPTED');
       keys.push({ key: decodePrivateKey(block.text, 'pem', passphrase, encrypted) });
