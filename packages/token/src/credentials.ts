@@ -1,0 +1,349 @@
+/**
+ * The credentials: an app-only access token for a client that authenticates
+ * with a certificate (the way to do it), with an assertion from elsewhere
+ * (federation, an external signer), or — as a migration aid only — with a
+ * client secret.
+ *
+ * Each has the shape of `@azure/core-auth`'s `TokenCredential`
+ * (`getToken(scopes, options) → { token, expiresOnTimestamp,
+ * refreshAfterTimestamp, tokenType }`), so it plugs into Azure SDK clients,
+ * and the constructor shape of its `@azure/identity` namesake.
+ *
+ * Create one credential per application and reuse it: its token cache lives
+ * in the instance.
+ *
+ * Sources: RFC 6749 §4.4 (client credentials grant), RFC 7521 §4.2 and
+ * RFC 7523 §2.2 (assertion client authentication), learn.microsoft.com
+ * `entra/identity-platform/v2-oauth2-client-creds-grant-flow` and
+ * `certificate-credentials`.
+ *
+ * @module
+ */
+import { inspect } from 'node:util';
+import {
+  CertificateCredential,
+  CLIENT_ASSERTION_TYPE,
+  createClientAssertion,
+  loadCredential,
+  type JwsAlgorithm,
+  type ThumbprintHeader,
+} from '@x/assertion';
+import { z } from 'zod';
+import type { AccessToken } from './cache.js';
+import { TokenClient, type ClientAuthentication, type GetTokenOptions } from './client.js';
+import { TokenRequestError } from './errors.js';
+import { EventSink } from './events.js';
+import { parseOptions, resolveOptions, tokenCredentialOptionsShape, type TokenCredentialOptions } from './options.js';
+import type { TokenResponse } from './response.js';
+import { ReloadingCertificate } from './rotation.js';
+
+/**
+ * What the three credentials share: `getToken`, `getTokenResponse` and safe
+ * printing, over one {@link TokenClient}. Not constructed directly.
+ */
+export abstract class ClientCredentialsGrantCredential {
+  readonly #client: TokenClient;
+
+  protected constructor(client: TokenClient) {
+    this.#client = client;
+  }
+
+  /**
+   * An access token for `scopes`: from the cache when fresh (no I/O, the same
+   * frozen object), else from the token endpoint (one request per scope set
+   * however many callers wait). The refresh rule: see `TokenCache`.
+   *
+   * @param scopes - v2 / generic: scopes, e.g. `https://graph.microsoft.com/.default`; v1: one resource or `…/.default` scope
+   * @param options - `abortSignal`, `forceRefresh`
+   * @throws {@link TokenRequestError}; for a certificate, `@x/assertion`'s `CredentialError` when it cannot be loaded or used
+   */
+  getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken> {
+    return this.#client.getToken(scopes, options);
+  }
+
+  /**
+   * Like {@link getToken}, with every field of the token response (`scope`,
+   * `resource`, `ext_expires_in`, `refresh_in`, …). Shares the cache.
+   */
+  getTokenResponse(scopes: string | string[], options?: GetTokenOptions): Promise<TokenResponse> {
+    return this.#client.getTokenResponse(scopes, options);
+  }
+
+  /** Client id and endpoint; never a key, passphrase, secret or token. */
+  toJSON(): Record<string, unknown> {
+    return this.#client.describe();
+  }
+
+  [inspect.custom](): string {
+    return `${this.constructor.name} ${inspect(this.toJSON())}`;
+  }
+}
+
+/**
+ * The certificate of a {@link ClientCertificateCredential}:
+ * - a path to a PEM bundle (certificate + key) or a PFX/P12 file;
+ * - `{ certificatePath, keyPath?, passphrase? }`: the same with a separate
+ *   PEM key file and/or a passphrase;
+ * - `{ certificate, privateKey?, passphrase? }`: PEM text, or PFX bytes
+ *   (binary DER), in memory; `privateKey` when the key is a separate PEM;
+ * - a `CertificateCredential` already loaded with `@x/assertion`.
+ *
+ * Given as a path, the file is reloaded when it changes (rotation without a
+ * restart; see `certificateCheckIntervalMs`).
+ */
+export type ClientCertificate =
+  | string
+  | { readonly certificatePath: string; readonly keyPath?: string; readonly passphrase?: string }
+  | { readonly certificate: string | Uint8Array; readonly privateKey?: string | Uint8Array; readonly passphrase?: string }
+  | CertificateCredential;
+
+/** Options of {@link ClientCertificateCredential}. */
+export interface ClientCertificateCredentialOptions extends TokenCredentialOptions {
+  /** Send the certificate chain as `x5c` (Entra subject name + issuer authentication). Default `false`. */
+  readonly sendCertificateChain?: boolean;
+  /** JWS algorithm of the assertion. Default by key: PS256 for RSA (Entra's current documentation). */
+  readonly algorithm?: JwsAlgorithm;
+  /** Thumbprint header(s) of the assertion. Default `'both'` (`x5t#S256` and `x5t`). */
+  readonly thumbprint?: ThumbprintHeader;
+  /** Assertion lifetime in seconds, 1 to 3600. Default 300 (Entra asks for 5–10 minutes at most). */
+  readonly assertionLifetimeSeconds?: number;
+  /**
+   * The assertion's `kid` header. Default: the certificate's `kid` (its
+   * `x5t#S256` thumbprint, the `kid` of `credential.toJwk()`), which servers
+   * that pick the key by `kid` (oidc-provider, Keycloak) need and Entra ignores.
+   */
+  readonly kid?: string;
+  /** For a certificate given as a path: check the file for changes at most this often, ms. Default 30,000. */
+  readonly certificateCheckIntervalMs?: number;
+}
+
+const ALGORITHMS = ['PS256', 'RS256', 'PS384', 'PS512', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const satisfies
+  readonly JwsAlgorithm[];
+
+const certificateOptionsSchema = z.strictObject({
+  ...tokenCredentialOptionsShape,
+  sendCertificateChain: z.boolean().default(false),
+  algorithm: z.enum(ALGORITHMS).optional(),
+  thumbprint: z.enum(['x5t#S256', 'x5t', 'both']).optional(),
+  assertionLifetimeSeconds: z.number().int().min(1).max(3600).optional(),
+  kid: z.string().min(1).optional(),
+  certificateCheckIntervalMs: z.number().int().min(0).default(30_000),
+});
+
+const commonOptionsSchema = z.strictObject(tokenCredentialOptionsShape);
+
+const certificatePassword = z.never({ error: 'use passphrase (certificatePassword is the @azure/identity name)' }).optional();
+const certificatePathSchema = z.strictObject({
+  certificatePath: z.string().min(1),
+  keyPath: z.string().min(1).optional(),
+  passphrase: z.string().optional(),
+  certificatePassword,
+});
+const pemOrBytes = z.union([z.string().min(1), z.instanceof(Uint8Array)]);
+const inMemorySchema = z.strictObject({
+  certificate: pemOrBytes,
+  privateKey: pemOrBytes.optional(),
+  passphrase: z.string().optional(),
+  certificatePassword,
+});
+
+/**
+ * Tell the forms of {@link ClientCertificate} apart and validate the one given.
+ *
+ * @throws {@link TokenRequestError} `ERR_INVALID_OPTIONS`
+ */
+function parseCertificate(value: unknown): ClientCertificate {
+  if (typeof value === 'string' && value !== '') return value;
+  if (value instanceof CertificateCredential) return value;
+  if (typeof value === 'object' && value !== null) {
+    if ('certificatePath' in value) return parseOptions(certificatePathSchema, value, 'certificate');
+    if ('certificate' in value) return parseOptions(inMemorySchema, value, 'certificate');
+  }
+  throw new TokenRequestError(
+    'ERR_INVALID_OPTIONS',
+    'certificate must be a file path, { certificatePath, keyPath?, passphrase? }, ' +
+      '{ certificate, privateKey?, passphrase? } or a CertificateCredential.',
+  );
+}
+
+/**
+ * App-only tokens for a client that proves itself with an X.509 certificate:
+ * the client credentials grant with a signed JWT client assertion (RFC 7523),
+ * a fresh one (new `jti`, `aud` = the token endpoint called) per request.
+ *
+ * @example
+ * ```ts
+ * const credential = new ClientCertificateCredential(tenantId, clientId, '/etc/app/cert.pfx');
+ * const { token } = await credential.getToken('https://graph.microsoft.com/.default');
+ * ```
+ */
+export class ClientCertificateCredential extends ClientCredentialsGrantCredential {
+  readonly #certificate: ReloadingCertificate | LoadedCertificate;
+
+  /**
+   * @param tenantId - Entra tenant id (GUID) or domain; ignored with `tokenEndpoint` / `issuer`
+   * @param clientId - the application (client) id: the assertion's `iss` and `sub`
+   * @param certificate - see {@link ClientCertificate}; loaded on first use
+   * @param options - see {@link ClientCertificateCredentialOptions}
+   * @throws {@link TokenRequestError} `ERR_INVALID_OPTIONS`
+   */
+  constructor(tenantId: string, clientId: string, certificate: ClientCertificate, options: ClientCertificateCredentialOptions = {}) {
+    const parsed = parseOptions(certificateOptionsSchema, options, 'ClientCertificateCredential options');
+    const resolved = resolveOptions(tenantId, clientId, parsed);
+    const input = parseCertificate(certificate);
+    const events = new EventSink(clientId, resolved.logger);
+    const file =
+      typeof input === 'string'
+        ? { path: input }
+        : 'certificatePath' in input
+          ? { path: input.certificatePath, keyPath: input.keyPath, passphrase: input.passphrase }
+          : undefined;
+    const source =
+      file !== undefined
+        ? new ReloadingCertificate(file, parsed.certificateCheckIntervalMs, resolved.now, events)
+        : new LoadedCertificate(input as InMemoryCertificate);
+    const assertionOptions = {
+      clientId,
+      algorithm: parsed.algorithm,
+      thumbprint: parsed.thumbprint,
+      lifetimeSeconds: parsed.assertionLifetimeSeconds,
+      includeX5c: parsed.sendCertificateChain,
+    };
+    const authenticate: ClientAuthentication = async (tokenEndpoint) => {
+      const credential = await source.current();
+      const kid = parsed.kid ?? credential.kid;
+      const assertion = await createClientAssertion(credential, { ...assertionOptions, audience: tokenEndpoint, kid });
+      return { client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: assertion };
+    };
+    super(new TokenClient(clientId, resolved, authenticate, events));
+    this.#certificate = source;
+  }
+
+  /** Client id, endpoint and certificate summary (path, subject, thumbprints, validity); no key or passphrase. */
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), certificate: this.#certificate.toJSON() };
+  }
+}
+
+type InMemoryCertificate = Exclude<ClientCertificate, string | { certificatePath: string }>;
+
+/** A certificate given in memory: loaded once, on first use. */
+class LoadedCertificate {
+  readonly #input: InMemoryCertificate;
+  #loading: Promise<CertificateCredential> | undefined;
+  #loaded: CertificateCredential | undefined;
+
+  constructor(input: InMemoryCertificate) {
+    this.#input = input;
+    if (input instanceof CertificateCredential) this.#loaded = input;
+  }
+
+  current(): Promise<CertificateCredential> {
+    if (this.#loaded !== undefined) return Promise.resolve(this.#loaded);
+    this.#loading ??= this.#load().then(
+      (credential) => (this.#loaded = credential),
+      (error: unknown) => {
+        this.#loading = undefined;
+        throw error;
+      },
+    );
+    return this.#loading;
+  }
+
+  #load(): Promise<CertificateCredential> {
+    const input = this.#input as Exclude<InMemoryCertificate, CertificateCredential>;
+    const { certificate, privateKey, passphrase } = input;
+    if (privateKey !== undefined) return loadCredential({ certificate, privateKey, passphrase });
+    // Binary DER (a SEQUENCE, 0x30) is a PFX; anything else is PEM text.
+    return typeof certificate !== 'string' && certificate[0] === 0x30
+      ? loadCredential({ pfx: certificate, passphrase })
+      : loadCredential({ pem: certificate, passphrase });
+  }
+
+  toJSON(): unknown {
+    return this.#loaded?.toJSON();
+  }
+}
+
+/** What a `getAssertion` callback is told. */
+export interface AssertionContext {
+  readonly clientId: string;
+  /** The token endpoint the assertion will be sent to: its `aud`. */
+  readonly tokenEndpoint: string;
+}
+
+/**
+ * App-only tokens with a client assertion made elsewhere: a federated token
+ * (workload identity: Kubernetes, GitHub Actions), or a JWT signed by an HSM
+ * or key vault. `getAssertion` is called for every request, so return a
+ * fresh assertion (or a fresh read of the token file) each time.
+ *
+ * @example
+ * ```ts
+ * const credential = new ClientAssertionCredential(tenantId, clientId, () => readFile(process.env.AZURE_FEDERATED_TOKEN_FILE!, 'utf8'));
+ * ```
+ */
+export class ClientAssertionCredential extends ClientCredentialsGrantCredential {
+  /**
+   * @param tenantId - Entra tenant id or domain; ignored with `tokenEndpoint` / `issuer`
+   * @param clientId - the application (client) id
+   * @param getAssertion - returns the compact JWT to send as `client_assertion`
+   * @param options - see {@link TokenCredentialOptions}
+   * @throws {@link TokenRequestError} `ERR_INVALID_OPTIONS`
+   */
+  constructor(
+    tenantId: string,
+    clientId: string,
+    getAssertion: (context: AssertionContext) => string | Promise<string>,
+    options: TokenCredentialOptions = {},
+  ) {
+    const resolved = resolveOptions(tenantId, clientId, parseOptions(commonOptionsSchema, options, 'ClientAssertionCredential options'));
+    if (typeof getAssertion !== 'function') throw new TokenRequestError('ERR_INVALID_OPTIONS', 'getAssertion must be a function.');
+    const authenticate: ClientAuthentication = async (tokenEndpoint) => {
+      let assertion: unknown;
+      try {
+        assertion = await getAssertion({ clientId, tokenEndpoint });
+      } catch (cause) {
+        throw new TokenRequestError('ERR_ASSERTION_CALLBACK', 'The getAssertion callback failed.', { cause });
+      }
+      if (typeof assertion !== 'string' || assertion.trim() === '') {
+        throw new TokenRequestError('ERR_ASSERTION_CALLBACK', 'The getAssertion callback returned no assertion string.');
+      }
+      return { client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: assertion.trim() };
+    };
+    super(new TokenClient(clientId, resolved, authenticate, new EventSink(clientId, resolved.logger)));
+  }
+}
+
+/**
+ * **A migration aid, not a recommendation.** App-only tokens with a client
+ * secret (`client_secret` in the form body, as Entra ID expects). A secret is
+ * a password that leaks with a config file or a log line and cannot be kept
+ * in an HSM; move to {@link ClientCertificateCredential} (or to
+ * {@link ClientAssertionCredential} with federation) and delete the secret.
+ * Offered only so the switch from `@azure/identity` can be done one
+ * credential at a time.
+ *
+ * The secret is kept in a private field: `util.inspect`, `JSON.stringify`,
+ * events and errors never show it.
+ */
+export class ClientSecretCredential extends ClientCredentialsGrantCredential {
+  readonly #clientSecret: string;
+
+  /**
+   * @param tenantId - Entra tenant id or domain; ignored with `tokenEndpoint` / `issuer`
+   * @param clientId - the application (client) id
+   * @param clientSecret - the secret
+   * @param options - see {@link TokenCredentialOptions}
+   * @throws {@link TokenRequestError} `ERR_INVALID_OPTIONS`
+   */
+  constructor(tenantId: string, clientId: string, clientSecret: string, options: TokenCredentialOptions = {}) {
+    const resolved = resolveOptions(tenantId, clientId, parseOptions(commonOptionsSchema, options, 'ClientSecretCredential options'));
+    if (typeof clientSecret !== 'string' || clientSecret === '') {
+      throw new TokenRequestError('ERR_INVALID_OPTIONS', 'clientSecret must be a non-empty string.');
+    }
+    const authenticate: ClientAuthentication = () => Promise.resolve({ client_secret: this.#clientSecret });
+    super(new TokenClient(clientId, resolved, authenticate, new EventSink(clientId, resolved.logger)));
+    this.#clientSecret = clientSecret;
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * The one error family of `@x/token`.
+ *
+ * Every failure this package reports itself is a {@link TokenRequestError}
+ * with a stable {@link TokenErrorCode}. Failures to load or sign with the
+ * certificate are `@x/assertion`'s `CredentialError`, passed through as they
+ * are. Messages, fields and `cause` chains never hold a client assertion, an
+ * access token, a private key, a passphrase or a client secret.
+ *
+ * @module
+ */
+
+/** Stable error codes. Match on these, never on the message text. */
+export const TokenErrorCode = {
+  /** The server answered with an OAuth error body (RFC 6749 §5.2), e.g. `invalid_client` / AADSTS700027. */
+  OAUTH_ERROR: 'ERR_OAUTH_ERROR',
+  /** The body is not JSON: typically an HTML page from a proxy or gateway, or a redirect (never followed). */
+  NON_JSON_RESPONSE: 'ERR_NON_JSON_RESPONSE',
+  /** A JSON body that is neither a token response nor an OAuth error (e.g. a 5xx with `{}`). */
+  UNEXPECTED_RESPONSE: 'ERR_UNEXPECTED_RESPONSE',
+  /** A success status without an `access_token` (RFC 6749 §5.1 makes it REQUIRED). */
+  NO_ACCESS_TOKEN: 'ERR_NO_ACCESS_TOKEN',
+  /** A token response whose `expires_in` or `token_type` is missing or nonsense: no token without a known expiry. */
+  INVALID_TOKEN_RESPONSE: 'ERR_INVALID_TOKEN_RESPONSE',
+  /** The response body exceeded `maxResponseBytes`. */
+  RESPONSE_TOO_LARGE: 'ERR_RESPONSE_TOO_LARGE',
+  /** An attempt exceeded `timeoutMs` (or the retry budget's remaining time). */
+  TIMEOUT: 'ERR_TIMEOUT',
+  /** The connection failed: DNS, refused, reset, TLS, or the body was cut off. */
+  NETWORK: 'ERR_NETWORK',
+  /** The caller's `AbortSignal` fired. */
+  ABORTED: 'ERR_ABORTED',
+  /** Constructor or call options failed validation (including a non-`https:` URL off loopback). */
+  INVALID_OPTIONS: 'ERR_INVALID_OPTIONS',
+  /** Authorization server metadata (RFC 8414 / OpenID Connect Discovery) is unusable. */
+  INVALID_METADATA: 'ERR_INVALID_METADATA',
+  /** The `getAssertion` callback of a `ClientAssertionCredential` failed or returned no string. */
+  ASSERTION_CALLBACK: 'ERR_ASSERTION_CALLBACK',
+  /** An admin-consent callback carries a `state` other than the one sent. */
+  STATE_MISMATCH: 'ERR_STATE_MISMATCH',
+} as const;
+
+/** The union of all {@link TokenErrorCode} values. */
+export type TokenErrorCode = (typeof TokenErrorCode)[keyof typeof TokenErrorCode];
+
+/** What the server said, for the fields of {@link TokenRequestError}. */
+export interface TokenRequestErrorDetails {
+  /** HTTP status of the answer, when there was one. */
+  readonly status?: number;
+  /** OAuth `error` (RFC 6749 §5.2), e.g. `invalid_client`. */
+  readonly error?: string;
+  /** OAuth `error_description`; from Entra ID it starts with `AADSTSnnnnnn:`. */
+  readonly errorDescription?: string;
+  /** Entra ID `error_codes`: the AADSTS numbers, e.g. `[700027]`. */
+  readonly errorCodes?: readonly number[];
+  /** Entra ID `trace_id`. */
+  readonly traceId?: string;
+  /** Entra ID `correlation_id`. */
+  readonly correlationId?: string;
+  /** Entra ID `timestamp` (server time, as sent). */
+  readonly timestamp?: string;
+  /** The response `Content-Type`, for a body that is not a token response. */
+  readonly contentType?: string;
+  /** The first bytes of a non-JSON body (at most 200 characters; JWT-shaped strings redacted). */
+  readonly bodyPreview?: string;
+  /** The server's `Retry-After`, in milliseconds from when the answer arrived. */
+  readonly retryAfterMs?: number;
+  /** Whether trying again later may succeed (network error, timeout, 408, 429, 500, 502, 503, 504). */
+  readonly retryable?: boolean;
+  /** The underlying error; reduced to name, code and message (see {@link sanitizeCause}). */
+  readonly cause?: unknown;
+}
+
+/**
+ * Thrown (or used to reject) by every function of `@x/token` for a failed
+ * token request, a bad option or bad server metadata.
+ *
+ * @example
+ * ```ts
+ * try { await credential.getToken('https://graph.microsoft.com/.default') }
+ * catch (e) {
+ *   if (e instanceof TokenRequestError && e.code === 'ERR_OAUTH_ERROR' && e.errorCodes?.includes(700027)) …
+ * }
+ * ```
+ */
+export class TokenRequestError extends Error {
+  /** A stable, documented code from {@link TokenErrorCode}. */
+  readonly code: TokenErrorCode;
+  readonly status: number | undefined;
+  readonly error: string | undefined;
+  readonly errorDescription: string | undefined;
+  readonly errorCodes: readonly number[] | undefined;
+  readonly traceId: string | undefined;
+  readonly correlationId: string | undefined;
+  readonly timestamp: string | undefined;
+  readonly contentType: string | undefined;
+  readonly bodyPreview: string | undefined;
+  readonly retryAfterMs: number | undefined;
+  /** Whether trying again later may succeed. Retries inside this package have already happened. */
+  readonly retryable: boolean;
+  /** How many HTTP attempts were made before this error was thrown (1 when none was retried). */
+  attempts = 1;
+
+  /**
+   * @param code - the stable error code
+   * @param message - what went wrong and what to do; must not contain secrets
+   * @param details - the server's answer; `cause` is sanitised
+   */
+  constructor(code: TokenErrorCode, message: string, details: TokenRequestErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: sanitizeCause(details.cause) });
+    this.name = 'TokenRequestError';
+    this.code = code;
+    this.status = details.status;
+    this.error = details.error;
+    this.errorDescription = details.errorDescription;
+    this.errorCodes = details.errorCodes;
+    this.traceId = details.traceId;
+    this.correlationId = details.correlationId;
+    this.timestamp = details.timestamp;
+    this.contentType = details.contentType;
+    this.bodyPreview = details.bodyPreview;
+    this.retryAfterMs = details.retryAfterMs;
+    this.retryable = details.retryable ?? false;
+  }
+}
+
+/** `true` when `e` is a {@link TokenRequestError}, optionally with the given code. */
+export function isTokenRequestError(e: unknown, code?: TokenErrorCode): e is TokenRequestError {
+  return e instanceof TokenRequestError && (code === undefined || e.code === code);
+}
+
+/**
+ * Reduce a thrown value to a fresh `Error` carrying only its name, its string
+ * `code` and its message (and the same for its own `cause`, two levels deep:
+ * `fetch failed` → `ECONNRESET`), so no request, response or key object
+ * survives in a `cause` chain. `TokenRequestError` and `@x/assertion`'s
+ * `CredentialError` are already safe and kept as they are.
+ */
+export function sanitizeCause(cause: unknown, depth = 0): Error {
+  if (cause instanceof TokenRequestError || (cause instanceof Error && cause.name === 'CredentialError')) return cause;
+  const inner = depth < 2 && cause instanceof Error && cause.cause !== undefined ? sanitizeCause(cause.cause, depth + 1) : undefined;
+  const e = new Error(redactJwts(cause instanceof Error ? cause.message : String(cause)), inner ? { cause: inner } : undefined);
+  if (cause instanceof Error) e.name = cause.name;
+  const code = (cause as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') (e as Error & { code?: string }).code = code;
+  return e;
+}
+
+/** The `code` (`ERR_UNKNOWN` when it has none) and redacted message of any thrown value, for events. */
+export function describeError(error: unknown): { code: string; message: string } {
+  const code = (error as { code?: unknown } | null)?.code;
+  return {
+    code: typeof code === 'string' ? code : 'ERR_UNKNOWN',
+    message: redactJwts(error instanceof Error ? error.message : String(error)),
+  };
+}
+
+const JWT_LIKE = /eyJ[\w-]*(?:\.[\w-]*){0,2}/g;
+
+/** Replace anything shaped like a JWS/JWT (an assertion, an access token), whole or cut short, with `[redacted]`. */
+export function redactJwts(text: string): string {
+  return text.replace(JWT_LIKE, '[redacted]');
+}

@@ -1,0 +1,152 @@
+/**
+ * The options every credential takes, their defaults, and their validation
+ * (zod; a failure is `ERR_INVALID_OPTIONS` naming the field, never its value).
+ *
+ * @module
+ */
+import { z } from 'zod';
+import { DEFAULT_AUTHORITY_HOST, entraTokenEndpoint, parseSecureUrl, type EndpointVersion } from './endpoints.js';
+import { TokenRequestError } from './errors.js';
+import type { TokenLogger } from './events.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT_MS } from './request.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
+
+/**
+ * Options shared by every credential. Where to send the request is chosen by
+ * exactly one of: `tokenEndpoint`, `issuer`, or (the default) Entra ID's
+ * `authorityHost` + the tenant id.
+ */
+export interface TokenCredentialOptions {
+  /** Entra ID authority host (another cloud, see `AzureAuthorityHosts`). Default `https://login.microsoftonline.com`. */
+  readonly authorityHost?: string;
+  /**
+   * `'v2'` (default): `{authorityHost}/{tenant}/oauth2/v2.0/token` with
+   * `scope`. `'v1'`: `{authorityHost}/{tenant}/oauth2/token` with `resource`
+   * (a `…/.default` scope becomes its resource). Also decides `scope` vs
+   * `resource` with `tokenEndpoint` / `issuer`.
+   */
+  readonly endpointVersion?: EndpointVersion;
+  /** Any RFC 6749 token endpoint, used as given (and as the assertion's `aud`). The tenant id is then ignored. */
+  readonly tokenEndpoint?: string;
+  /**
+   * An issuer whose token endpoint is found by discovery (OpenID Connect
+   * Discovery, RFC 8414) on first use. The tenant id is then ignored.
+   */
+  readonly issuer?: string;
+  /** The `fetch` to use (e.g. one with a proxy dispatcher). Default: the global `fetch`. */
+  readonly fetch?: typeof globalThis.fetch;
+  /** Per-attempt timeout, ms, body included. Default 10,000. */
+  readonly timeoutMs?: number;
+  /** Largest response body accepted, bytes. Default 1,048,576. */
+  readonly maxResponseBytes?: number;
+  /** Retry policy; missing members take the defaults of `DEFAULT_RETRY_POLICY` (4 attempts, 0.5 s → 10 s, 60 s in total). */
+  readonly retry?: Partial<RetryPolicy>;
+  /** Receives every event (redacted). Events also go to the `x-token` diagnostics channel. */
+  readonly logger?: TokenLogger;
+  /** The clock, ms since the epoch. Default `Date.now`. For tests. */
+  readonly now?: () => number;
+  /** After a failed background refresh, wait this long (ms) before the next one. Default 30,000. */
+  readonly refreshRetryMs?: number;
+}
+
+/** {@link TokenCredentialOptions} with defaults applied and the endpoint chosen. */
+export interface ResolvedOptions {
+  readonly endpoint: { readonly tokenEndpoint: string } | { readonly issuer: string };
+  readonly endpointVersion: EndpointVersion;
+  readonly fetch: typeof globalThis.fetch | undefined;
+  readonly timeoutMs: number;
+  readonly maxResponseBytes: number;
+  readonly retry: RetryPolicy;
+  readonly logger: TokenLogger | undefined;
+  readonly now: () => number;
+  readonly refreshRetryMs: number;
+}
+
+const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', { message: `must be ${what}` });
+const positiveMs = z.number().int().positive();
+
+/** The zod shape of {@link TokenCredentialOptions}; credentials extend it. */
+export const tokenCredentialOptionsShape = {
+  authorityHost: z.string().optional(),
+  endpointVersion: z.enum(['v2', 'v1']).default('v2'),
+  tokenEndpoint: z.string().optional(),
+  issuer: z.string().optional(),
+  fetch: fn<typeof globalThis.fetch>('a fetch function').optional(),
+  timeoutMs: positiveMs.default(DEFAULT_TIMEOUT_MS),
+  maxResponseBytes: positiveMs.default(DEFAULT_MAX_RESPONSE_BYTES),
+  retry: z
+    .strictObject({
+      maxAttempts: z.number().int().min(1).max(10).optional(),
+      initialDelayMs: z.number().int().min(0).optional(),
+      maxDelayMs: z.number().int().min(0).optional(),
+      maxElapsedMs: positiveMs.optional(),
+    })
+    .default({}),
+  logger: fn<TokenLogger>('a function').optional(),
+  now: fn<() => number>('a function returning milliseconds').optional(),
+  refreshRetryMs: positiveMs.default(30_000),
+};
+
+/** Tenant names that cannot issue app-only tokens (Entra ID requires a tenant for client credentials). */
+const MULTI_TENANT = new Set(['common', 'organizations', 'consumers']);
+
+/**
+ * Validate `value` with `schema`.
+ *
+ * @throws {@link TokenRequestError} `ERR_INVALID_OPTIONS` naming each bad field and the expectation, never the value
+ */
+export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(value ?? {});
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+  throw new TokenRequestError('ERR_INVALID_OPTIONS', `Invalid ${what}: ${problems}.`);
+}
+
+/**
+ * Check the tenant and client ids, choose the endpoint and apply defaults.
+ *
+ * @throws {@link TokenRequestError} `ERR_INVALID_OPTIONS`
+ */
+export function resolveOptions(
+  tenantId: unknown,
+  clientId: unknown,
+  options: z.output<z.ZodObject<typeof tokenCredentialOptionsShape>>,
+): ResolvedOptions {
+  const invalid = (message: string) => new TokenRequestError('ERR_INVALID_OPTIONS', message);
+  if (typeof clientId !== 'string' || clientId === '') throw invalid('clientId must be a non-empty string.');
+  const { authorityHost, tokenEndpoint, issuer } = options;
+  if ([authorityHost, tokenEndpoint, issuer].filter((o) => o !== undefined).length > 1) {
+    throw invalid('Give at most one of authorityHost, tokenEndpoint and issuer.');
+  }
+  let endpoint: ResolvedOptions['endpoint'];
+  if (tokenEndpoint !== undefined) endpoint = { tokenEndpoint: parseSecureUrl(tokenEndpoint, 'tokenEndpoint').href };
+  else if (issuer !== undefined) {
+    parseSecureUrl(issuer, 'issuer');
+    endpoint = { issuer };
+  } else {
+    if (typeof tenantId !== 'string' || !/^[A-Za-z0-9.-]+$/.test(tenantId)) {
+      throw invalid('tenantId must be a tenant id (GUID) or domain name (letters, digits, "." and "-").');
+    }
+    if (MULTI_TENANT.has(tenantId.toLowerCase())) {
+      throw invalid(`tenantId "${tenantId}" cannot be used for app-only tokens: give the tenant's id or domain.`);
+    }
+    const host = parseSecureUrl(authorityHost ?? DEFAULT_AUTHORITY_HOST, 'authorityHost');
+    endpoint = { tokenEndpoint: entraTokenEndpoint(tenantId, host.href, options.endpointVersion) };
+  }
+  return {
+    endpoint,
+    endpointVersion: options.endpointVersion,
+    fetch: options.fetch,
+    timeoutMs: options.timeoutMs,
+    maxResponseBytes: options.maxResponseBytes,
+    retry: Object.freeze({
+      maxAttempts: options.retry.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts,
+      initialDelayMs: options.retry.initialDelayMs ?? DEFAULT_RETRY_POLICY.initialDelayMs,
+      maxDelayMs: options.retry.maxDelayMs ?? DEFAULT_RETRY_POLICY.maxDelayMs,
+      maxElapsedMs: options.retry.maxElapsedMs ?? DEFAULT_RETRY_POLICY.maxElapsedMs,
+    }),
+    logger: options.logger,
+    now: options.now ?? Date.now,
+    refreshRetryMs: options.refreshRetryMs,
+  };
+}

@@ -1,0 +1,229 @@
+/**
+ * Interpreting a token endpoint's answer: a successful response (RFC 6749
+ * §5.1) or an error response (RFC 6749 §5.2, with Microsoft Entra ID's
+ * additions), validated with zod.
+ *
+ * Entra ID v1 (`/oauth2/token`) sends numbers as strings (`"expires_in":
+ * "3599"`, `expires_on`, `not_before`); v2 (`/oauth2/v2.0/token`) sends
+ * numbers (`expires_in`, `ext_expires_in`, sometimes `refresh_in`). Both are
+ * accepted. A token without a usable `expires_in` is refused: never a token
+ * with no expiry.
+ *
+ * Sources: RFC 6749 §5.1–5.2, §7.1; learn.microsoft.com
+ * `entra/identity-platform/v2-oauth2-client-creds-grant-flow` (successful
+ * response, error response) and `azuread-dev/v1-oauth2-client-creds-grant-flow`.
+ *
+ * @module
+ */
+import { z } from 'zod';
+import { refreshAfterTimestamp } from './cache.js';
+import { redactJwts, TokenRequestError } from './errors.js';
+import type { HttpResponse } from './request.js';
+import { isRetryableStatus, parseRetryAfter } from './retry.js';
+
+/**
+ * A successful token response, camel-cased, with absolute times computed.
+ * Frozen. Times are milliseconds since the epoch, durations in seconds as sent.
+ */
+export interface TokenResponse {
+  /** The access token. Treat it as a secret. */
+  readonly accessToken: string;
+  /** `token_type`, `Bearer` (any case on the wire) or `pop`. */
+  readonly tokenType: 'Bearer' | 'pop';
+  /** `expires_in`: lifetime in seconds, as sent. */
+  readonly expiresIn: number;
+  /** When the token expires: the request's start time + `expires_in` (conservative, and immune to clock skew). */
+  readonly expiresOnTimestamp: number;
+  /** When to fetch a new one; see {@link refreshAfterTimestamp}. */
+  readonly refreshAfterTimestamp: number;
+  /** `scope` granted (v2 and generic servers). */
+  readonly scope?: string;
+  /** `resource` (v1). */
+  readonly resource?: string;
+  /** `ext_expires_in` (Entra): seconds the token stays usable during an Entra outage. */
+  readonly extExpiresIn?: number;
+  /** `refresh_in` (Entra): seconds after which Entra recommends fetching a new token. */
+  readonly refreshIn?: number;
+  /** `expires_on` (v1): expiry, seconds since the epoch, by the server's clock. */
+  readonly expiresOn?: number;
+  /** `not_before` (v1): start of validity, seconds since the epoch, by the server's clock. */
+  readonly notBefore?: number;
+}
+
+/** The longest `expires_in` accepted: one year. Anything longer is nonsense for an access token. */
+const MAX_LIFETIME_SECONDS = 31_536_000;
+
+/** A positive number, or its decimal string (Entra v1). */
+const numeric = z.union([z.number(), z.string().trim().regex(/^\d+(\.\d+)?$/).transform(Number)]).pipe(z.number().positive());
+const lifetime = numeric.pipe(z.number().max(MAX_LIFETIME_SECONDS));
+const optionalNumber = numeric.optional().catch(undefined);
+const optionalString = z.string().optional().catch(undefined);
+
+const successSchema = z.object({
+  access_token: z.string().min(1),
+  token_type: z.string().min(1),
+  expires_in: lifetime,
+  scope: optionalString,
+  resource: optionalString,
+  ext_expires_in: optionalNumber,
+  refresh_in: optionalNumber,
+  expires_on: optionalNumber,
+  not_before: optionalNumber,
+});
+
+const errorSchema = z.object({
+  error: z.string().min(1),
+  error_description: optionalString,
+  error_codes: z.array(z.number().int()).optional().catch(undefined),
+  trace_id: optionalString,
+  correlation_id: optionalString,
+  timestamp: optionalString,
+});
+
+/**
+ * Turn an HTTP answer from a token endpoint into a {@link TokenResponse}, or
+ * throw what went wrong.
+ *
+ * @param response - the answer, read in full
+ * @param requestedAt - when the request was sent, milliseconds since the epoch: `expires_in` counts from here
+ * @throws {@link TokenRequestError}
+ *   `ERR_OAUTH_ERROR` (an `error` body: RFC 6749 §5.2),
+ *   `ERR_NON_JSON_RESPONSE` (HTML from a proxy, an empty body…),
+ *   `ERR_UNEXPECTED_RESPONSE` (JSON that is neither; a redirect),
+ *   `ERR_NO_ACCESS_TOKEN`, `ERR_INVALID_TOKEN_RESPONSE` (missing or nonsense `expires_in`, unknown `token_type`).
+ *   `retryable` is set from the status (408, 429, 500, 502, 503, 504), and
+ *   `retryAfterMs` from `Retry-After`.
+ */
+export function processTokenResponse(response: HttpResponse, requestedAt: number): TokenResponse {
+  const json = parseJsonObject(response);
+  if (json !== undefined && typeof json.error === 'string') throw oauthError(response, json);
+  const ok = response.status >= 200 && response.status < 300;
+  if (!ok || json === undefined) throw unexpected(response, json !== undefined);
+
+  const parsed = successSchema.safeParse(json);
+  if (!parsed.success) {
+    const fields = [...new Set(parsed.error.issues.map((i) => String(i.path[0] ?? '(body)')))];
+    if (fields.includes('access_token')) {
+      throw new TokenRequestError('ERR_NO_ACCESS_TOKEN', `HTTP ${response.status} without an access_token: refused.`, {
+        status: response.status,
+      });
+    }
+    throw new TokenRequestError(
+      'ERR_INVALID_TOKEN_RESPONSE',
+      `The token response is unusable: ${fields.join(', ')} missing or invalid ` +
+        '(expires_in must be a positive number of seconds, at most one year).',
+      { status: response.status },
+    );
+  }
+  const body = parsed.data;
+  const tokenType = body.token_type.toLowerCase() === 'bearer' ? 'Bearer' : body.token_type === 'pop' ? 'pop' : undefined;
+  if (tokenType === undefined) {
+    throw new TokenRequestError(
+      'ERR_INVALID_TOKEN_RESPONSE',
+      `The token response has token_type ${JSON.stringify(body.token_type.slice(0, 20))}; only Bearer tokens are supported.`,
+      { status: response.status },
+    );
+  }
+  const expiresOnTimestamp = requestedAt + body.expires_in * 1000;
+  return Object.freeze({
+    accessToken: body.access_token,
+    tokenType,
+    expiresIn: body.expires_in,
+    expiresOnTimestamp,
+    refreshAfterTimestamp: refreshAfterTimestamp(requestedAt, expiresOnTimestamp, body.refresh_in),
+    ...defined({
+      scope: body.scope,
+      resource: body.resource,
+      extExpiresIn: body.ext_expires_in,
+      refreshIn: body.refresh_in,
+      expiresOn: body.expires_on,
+      notBefore: body.not_before,
+    }),
+  });
+}
+
+/**
+ * Parse a JSON object from a metadata or token answer.
+ *
+ * @returns the object, or `undefined` when the body is not a JSON object
+ */
+export function parseJsonObject(response: HttpResponse): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(response.body).toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const AADSTS = /\bAADSTS(\d+)\b/g;
+
+/** A {@link TokenRequestError} from an OAuth error body (RFC 6749 §5.2) with Entra's fields. */
+function oauthError(response: HttpResponse, json: Record<string, unknown>): TokenRequestError {
+  const body = errorSchema.parse(json);
+  const description = body.error_description === undefined ? undefined : redactJwts(body.error_description);
+  const errorCodes = body.error_codes ?? [...(description ?? '').matchAll(AADSTS)].map((m) => Number(m[1]));
+  const firstLine = description?.split(/\r?\n/, 1)[0];
+  return new TokenRequestError(
+    'ERR_OAUTH_ERROR',
+    `The token endpoint answered HTTP ${response.status} ${body.error}${firstLine ? `: ${firstLine}` : ''}`,
+    {
+      status: response.status,
+      error: body.error,
+      errorDescription: description,
+      errorCodes: errorCodes.length > 0 ? errorCodes : undefined,
+      traceId: body.trace_id,
+      correlationId: body.correlation_id,
+      timestamp: body.timestamp,
+      ...retryFields(response),
+    },
+  );
+}
+
+/** A body that is neither a token nor an OAuth error. */
+function unexpected(response: HttpResponse, isJson: boolean): TokenRequestError {
+  const { status } = response;
+  const contentType = response.headers.get('content-type') ?? undefined;
+  if (status >= 300 && status < 400) {
+    const location = response.headers.get('location');
+    const target = location ? ` to ${location.split(/[?#]/, 1)[0]}` : '';
+    return new TokenRequestError(
+      'ERR_UNEXPECTED_RESPONSE',
+      `The endpoint redirected (HTTP ${status}${target}); redirects are not followed: configure the final URL.`,
+      { status, contentType },
+    );
+  }
+  if (isJson) {
+    return new TokenRequestError('ERR_UNEXPECTED_RESPONSE', `HTTP ${status} with a JSON body that is not an OAuth error.`, {
+      status,
+      contentType,
+      ...retryFields(response),
+    });
+  }
+  const bodyPreview = preview(response.body);
+  return new TokenRequestError(
+    'ERR_NON_JSON_RESPONSE',
+    `HTTP ${status} with a body that is not JSON (${contentType ?? 'no content type'}` +
+      `${bodyPreview ? `: ${JSON.stringify(bodyPreview)}` : ', empty'}); a proxy or gateway may have answered.`,
+    { status, contentType, bodyPreview, ...retryFields(response) },
+  );
+}
+
+/** `retryable` and `retryAfterMs` from the status and `Retry-After`. */
+function retryFields(response: HttpResponse): { retryable: boolean; retryAfterMs: number | undefined } {
+  return {
+    retryable: isRetryableStatus(response.status),
+    retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), response.headers.get('date'), Date.now()),
+  };
+}
+
+/** The first 200 characters of a body, whitespace collapsed, anything JWT-shaped redacted. */
+function preview(body: Uint8Array): string {
+  const text = Buffer.from(body.subarray(0, 4096)).toString('utf8');
+  return redactJwts(text.replace(/[\s\u0000-\u001f\u007f]+/g, ' ').trim()).slice(0, 200);
+}
+
+/** Drop `undefined` members so the frozen result lists only what the server sent. */
+function defined<T extends Record<string, unknown>>(fields: T): Partial<T> {
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
