@@ -134,8 +134,9 @@ export class TokenCache {
     entry.checkAt = Math.min(now + this.#options.refreshRetryMs, entry.usableUntil);
     this.#options.events.emit({ type: 'refresh', scope: key, reason: 'due' });
     this.#start(key, fetch).catch((error: unknown) => {
+      // refreshRetryMs counts from the failure: a refresh whose retries outlast it must not be followed at once by the next.
       const throttledUntil = this.#throttled.get(key)?.until ?? 0;
-      entry.checkAt = Math.min(Math.max(entry.checkAt, throttledUntil), entry.usableUntil);
+      entry.checkAt = Math.min(Math.max(this.#options.now() + this.#options.refreshRetryMs, throttledUntil), entry.usableUntil);
       const { code, message } = describeError(error);
       this.#options.events.emit({ type: 'refresh-failed', scope: key, code, message, retryAt: entry.checkAt });
     });

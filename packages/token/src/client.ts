@@ -8,7 +8,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { TokenCache, type AccessToken, type CacheEntry } from './cache.js';
+import { EXPIRY_MARGIN_MS, TokenCache, type AccessToken, type CacheEntry } from './cache.js';
 import { discoverAuthorizationServer, scopeToResource } from './endpoints.js';
 import { TokenRequestError } from './errors.js';
 import type { EventSink } from './events.js';
@@ -135,7 +135,9 @@ export class TokenClient {
         });
         const durationMs = Math.round(performance.now() - started);
         events.emit({ type: 'response', endpoint: shown, scope, attempt, status: answer.status, durationMs });
-        return processTokenResponse(answer, requestedAt);
+        // The credential this attempt sent is redacted from anything the server says back.
+        const secrets = Object.entries(authentication).flatMap(([name, value]) => (name === 'client_assertion_type' ? [] : [value]));
+        return usableOnArrival(processTokenResponse(answer, requestedAt, secrets), this.#options.now(), answer.status);
       },
       this.#options.retry,
       ({ attempt, delayMs, error }) =>
@@ -170,4 +172,24 @@ function scopeKey(scopes: unknown): string {
   if (typeof scopes === 'string') return scopes;
   if (Array.isArray(scopes) && scopes.every((s) => typeof s === 'string' && s !== '')) return scopes.join(' ');
   throw new TokenRequestError('ERR_INVALID_OPTIONS', 'scopes must be a string or an array of non-empty strings.');
+}
+
+/**
+ * Refuse a token that is already within {@link EXPIRY_MARGIN_MS} of its
+ * expiry when it arrives (`expires_in` at most the margin, or an answer slow
+ * enough to eat the lifetime): it would be handed out unusable. Retryable
+ * only when the lifetime sent was longer than the margin (time in transit
+ * ate it, so a prompt answer may do).
+ *
+ * @throws {@link TokenRequestError} `ERR_INVALID_TOKEN_RESPONSE`
+ */
+function usableOnArrival(response: TokenResponse, arrivedAt: number, status: number): TokenResponse {
+  const left = response.expiresOnTimestamp - EXPIRY_MARGIN_MS - arrivedAt;
+  if (left > 0) return response;
+  throw new TokenRequestError(
+    'ERR_INVALID_TOKEN_RESPONSE',
+    `The token expires within the ${EXPIRY_MARGIN_MS / 1000} s expiry margin on arrival ` +
+      `(expires_in ${response.expiresIn} s, answer after ${Math.max(0, Math.round((arrivedAt - response.expiresOnTimestamp) / 1000 + response.expiresIn))} s): refused.`,
+    { status, retryable: response.expiresIn * 1000 > EXPIRY_MARGIN_MS },
+  );
 }

@@ -20,7 +20,7 @@ export const TokenErrorCode = {
   UNEXPECTED_RESPONSE: 'ERR_UNEXPECTED_RESPONSE',
   /** A success status without an `access_token` (RFC 6749 §5.1 makes it REQUIRED). */
   NO_ACCESS_TOKEN: 'ERR_NO_ACCESS_TOKEN',
-  /** A token response whose `expires_in` or `token_type` is missing or nonsense: no token without a known expiry. */
+  /** A token response whose `expires_in` or `token_type` is missing or nonsense (no token without a known expiry), or a token already within the expiry margin on arrival. */
   INVALID_TOKEN_RESPONSE: 'ERR_INVALID_TOKEN_RESPONSE',
   /** The response body exceeded `maxResponseBytes`. */
   RESPONSE_TOO_LARGE: 'ERR_RESPONSE_TOO_LARGE',
@@ -61,7 +61,7 @@ export interface TokenRequestErrorDetails {
   readonly timestamp?: string;
   /** The response `Content-Type`, for a body that is not a token response. */
   readonly contentType?: string;
-  /** The first bytes of a non-JSON body (at most 200 characters; JWT-shaped strings redacted). */
+  /** The first bytes of a non-JSON body (at most 200 characters; redacted: JWT-shaped strings, token-bearing members, the credential sent). */
   readonly bodyPreview?: string;
   /** The server's `Retry-After`, in milliseconds from when the answer arrived. */
   readonly retryAfterMs?: number;
@@ -136,10 +136,10 @@ export function isTokenRequestError(e: unknown, code?: TokenErrorCode): e is Tok
  * survives in a `cause` chain. `TokenRequestError` and `@x/assertion`'s
  * `CredentialError` are already safe and kept as they are.
  */
-export function sanitizeCause(cause: unknown, depth = 0): Error {
+export function sanitizeCause(cause: unknown, depth = 0, secrets: readonly string[] = []): Error {
   if (cause instanceof TokenRequestError || (cause instanceof Error && cause.name === 'CredentialError')) return cause;
-  const inner = depth < 2 && cause instanceof Error && cause.cause !== undefined ? sanitizeCause(cause.cause, depth + 1) : undefined;
-  const e = new Error(redactJwts(cause instanceof Error ? cause.message : String(cause)), inner ? { cause: inner } : undefined);
+  const inner = depth < 2 && cause instanceof Error && cause.cause !== undefined ? sanitizeCause(cause.cause, depth + 1, secrets) : undefined;
+  const e = new Error(redact(cause instanceof Error ? cause.message : String(cause), secrets), inner ? { cause: inner } : undefined);
   if (cause instanceof Error) e.name = cause.name;
   const code = (cause as { code?: unknown } | null)?.code;
   if (typeof code === 'string') (e as Error & { code?: string }).code = code;
@@ -160,4 +160,29 @@ const JWT_LIKE = /eyJ[\w-]*(?:\.[\w-]*){0,2}/g;
 /** Replace anything shaped like a JWS/JWT (an assertion, an access token), whole or cut short, with `[redacted]`. */
 export function redactJwts(text: string): string {
   return text.replace(JWT_LIKE, '[redacted]');
+}
+
+/** The value of a token-bearing JSON member, closing quote or not (a truncated body). */
+const TOKEN_MEMBER_JSON = /("(?:access_token|refresh_token|id_token|client_secret|client_assertion|assertion)"\s*:\s*")(?:[^"\\]|\\.)*/g;
+/** The value of a token-bearing form or query parameter. */
+const TOKEN_MEMBER_FORM = /(\b(?:access_token|refresh_token|id_token|client_secret|client_assertion|assertion)=)[^&\s"'<>]*/g;
+/** Known secrets shorter than this are not searched for: they would mangle messages, and are no secrets. */
+const MIN_SECRET_LENGTH = 8;
+
+/**
+ * Redact text that came from a server or a transport before it is kept in an
+ * error or an event: each of `secrets` (the credential the request sent: an
+ * assertion, a client secret; as sent, URI- and form-encoded), anything
+ * JWT-shaped, and the values of token-bearing JSON members and form
+ * parameters (`access_token`, `client_secret`, `client_assertion`, …).
+ */
+export function redact(text: string, secrets: readonly string[] = []): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret.length < MIN_SECRET_LENGTH) continue;
+    for (const form of new Set([secret, encodeURIComponent(secret), new URLSearchParams({ s: secret }).toString().slice(2)])) {
+      out = out.split(form).join('[redacted]');
+    }
+  }
+  return redactJwts(out).replace(TOKEN_MEMBER_JSON, '$1[redacted]').replace(TOKEN_MEMBER_FORM, '$1[redacted]');
 }

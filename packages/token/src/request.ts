@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { TokenRequestError } from './errors.js';
+import { redact, sanitizeCause, TokenRequestError } from './errors.js';
 
 /** Transport options of one exchange. */
 export interface HttpOptions {
@@ -79,6 +79,8 @@ export function postForm(
   options: HttpOptions = {},
   headers: Readonly<Record<string, string>> = {},
 ): Promise<HttpResponse> {
+  // The credential sent: never echoed back into an error by a transport that quotes the request.
+  const secrets = ['client_assertion', 'client_secret'].flatMap((name) => body.getAll(name));
   return exchange(
     url,
     {
@@ -87,6 +89,7 @@ export function postForm(
       body: body.toString(),
     },
     options,
+    secrets,
   );
 }
 
@@ -99,14 +102,14 @@ export function getJson(url: string, options: HttpOptions = {}): Promise<HttpRes
   return exchange(url, { method: 'GET', headers: { accept: 'application/json' } }, options);
 }
 
-async function exchange(url: string, init: RequestInit, options: HttpOptions): Promise<HttpResponse> {
+async function exchange(url: string, init: RequestInit, options: HttpOptions, secrets: readonly string[] = []): Promise<HttpResponse> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const timeout = AbortSignal.timeout(Math.max(1, timeoutMs));
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   const doFetch = options.fetch ?? globalThis.fetch;
   try {
     const response = await doFetch(url, { ...init, redirect: 'manual', signal });
-    const body = await readCapped(response, options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES);
+    const body = await readCapped(response, options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, secrets);
     return { status: response.status, headers: response.headers, body };
   } catch (cause) {
     if (cause instanceof TokenRequestError) throw cause;
@@ -114,8 +117,8 @@ async function exchange(url: string, init: RequestInit, options: HttpOptions): P
       throw new TokenRequestError('ERR_TIMEOUT', `No complete answer from ${displayUrl(url)} within ${timeoutMs} ms.`, { retryable: true });
     }
     if (options.signal?.aborted) throw abortError();
-    throw new TokenRequestError('ERR_NETWORK', `The request to ${displayUrl(url)} failed: ${networkReason(cause)}.`, {
-      cause,
+    throw new TokenRequestError('ERR_NETWORK', `The request to ${displayUrl(url)} failed: ${redact(networkReason(cause), secrets)}.`, {
+      cause: sanitizeCause(cause, 0, secrets),
       retryable: true,
     });
   }
@@ -142,11 +145,12 @@ function networkReason(cause: unknown): string {
   return code ? `${message} (${code})` : message;
 }
 
-async function readCapped(response: Response, maxBytes: number): Promise<Uint8Array> {
+async function readCapped(response: Response, maxBytes: number, secrets: readonly string[]): Promise<Uint8Array> {
+  const contentType = response.headers.get('content-type');
   const tooLarge = () =>
     new TokenRequestError('ERR_RESPONSE_TOO_LARGE', `The response body exceeds ${maxBytes} bytes: refused.`, {
       status: response.status,
-      contentType: response.headers.get('content-type') ?? undefined,
+      contentType: contentType === null ? undefined : redact(contentType, secrets),
     });
   if (Number(response.headers.get('content-length')) > maxBytes) {
     await response.body?.cancel().catch(() => {});

@@ -17,7 +17,7 @@
  */
 import { z } from 'zod';
 import { refreshAfterTimestamp } from './cache.js';
-import { redactJwts, TokenRequestError } from './errors.js';
+import { redact, TokenRequestError } from './errors.js';
 import type { HttpResponse } from './request.js';
 import { isRetryableStatus, parseRetryAfter } from './retry.js';
 
@@ -86,6 +86,8 @@ const errorSchema = z.object({
  *
  * @param response - the answer, read in full
  * @param requestedAt - when the request was sent, milliseconds since the epoch: `expires_in` counts from here
+ * @param secrets - the credential the request sent (assertion, client secret): redacted, with anything
+ *   JWT-shaped and token-bearing members, from every string of the answer kept in an error
  * @throws {@link TokenRequestError}
  *   `ERR_OAUTH_ERROR` (an `error` body: RFC 6749 §5.2),
  *   `ERR_NON_JSON_RESPONSE` (HTML from a proxy, an empty body…),
@@ -94,11 +96,11 @@ const errorSchema = z.object({
  *   `retryable` is set from the status (408, 429, 500, 502, 503, 504), and
  *   `retryAfterMs` from `Retry-After`.
  */
-export function processTokenResponse(response: HttpResponse, requestedAt: number): TokenResponse {
+export function processTokenResponse(response: HttpResponse, requestedAt: number, secrets: readonly string[] = []): TokenResponse {
   const json = parseJsonObject(response);
-  if (json !== undefined && typeof json.error === 'string') throw oauthError(response, json);
+  if (json !== undefined && typeof json.error === 'string') throw oauthError(response, json, secrets);
   const ok = response.status >= 200 && response.status < 300;
-  if (!ok || json === undefined) throw unexpected(response, json !== undefined);
+  if (!ok || json === undefined) throw unexpected(response, json !== undefined, secrets);
 
   const parsed = successSchema.safeParse(json);
   if (!parsed.success) {
@@ -120,7 +122,7 @@ export function processTokenResponse(response: HttpResponse, requestedAt: number
   if (tokenType === undefined) {
     throw new TokenRequestError(
       'ERR_INVALID_TOKEN_RESPONSE',
-      `The token response has token_type ${JSON.stringify(body.token_type.slice(0, 20))}; only Bearer tokens are supported.`,
+      `The token response has token_type ${JSON.stringify(redact(body.token_type, secrets).slice(0, 20))}; only Bearer tokens are supported.`,
       { status: response.status },
     );
   }
@@ -159,34 +161,37 @@ export function parseJsonObject(response: HttpResponse): Record<string, unknown>
 const AADSTS = /\bAADSTS(\d+)\b/g;
 
 /** A {@link TokenRequestError} from an OAuth error body (RFC 6749 §5.2) with Entra's fields. */
-function oauthError(response: HttpResponse, json: Record<string, unknown>): TokenRequestError {
+function oauthError(response: HttpResponse, json: Record<string, unknown>, secrets: readonly string[]): TokenRequestError {
   const body = errorSchema.parse(json);
-  const description = body.error_description === undefined ? undefined : redactJwts(body.error_description);
+  const clean = (text: string | undefined) => (text === undefined ? undefined : redact(text, secrets));
+  const error = redact(body.error, secrets);
+  const description = clean(body.error_description);
   const errorCodes = body.error_codes ?? [...(description ?? '').matchAll(AADSTS)].map((m) => Number(m[1]));
   const firstLine = description?.split(/\r?\n/, 1)[0];
   return new TokenRequestError(
     'ERR_OAUTH_ERROR',
-    `The token endpoint answered HTTP ${response.status} ${body.error}${firstLine ? `: ${firstLine}` : ''}`,
+    `The token endpoint answered HTTP ${response.status} ${error}${firstLine ? `: ${firstLine}` : ''}`,
     {
       status: response.status,
-      error: body.error,
+      error,
       errorDescription: description,
       errorCodes: errorCodes.length > 0 ? errorCodes : undefined,
-      traceId: body.trace_id,
-      correlationId: body.correlation_id,
-      timestamp: body.timestamp,
+      traceId: clean(body.trace_id),
+      correlationId: clean(body.correlation_id),
+      timestamp: clean(body.timestamp),
       ...retryFields(response),
     },
   );
 }
 
 /** A body that is neither a token nor an OAuth error. */
-function unexpected(response: HttpResponse, isJson: boolean): TokenRequestError {
+function unexpected(response: HttpResponse, isJson: boolean, secrets: readonly string[]): TokenRequestError {
   const { status } = response;
-  const contentType = response.headers.get('content-type') ?? undefined;
+  const rawContentType = response.headers.get('content-type');
+  const contentType = rawContentType === null ? undefined : redact(rawContentType, secrets);
   if (status >= 300 && status < 400) {
     const location = response.headers.get('location');
-    const target = location ? ` to ${location.split(/[?#]/, 1)[0]}` : '';
+    const target = location ? ` to ${redact(location.split(/[?#]/, 1)[0]!, secrets)}` : '';
     return new TokenRequestError(
       'ERR_UNEXPECTED_RESPONSE',
       `The endpoint redirected (HTTP ${status}${target}); redirects are not followed: configure the final URL.`,
@@ -200,7 +205,7 @@ function unexpected(response: HttpResponse, isJson: boolean): TokenRequestError 
       ...retryFields(response),
     });
   }
-  const bodyPreview = preview(response.body);
+  const bodyPreview = preview(response.body, secrets);
   return new TokenRequestError(
     'ERR_NON_JSON_RESPONSE',
     `HTTP ${status} with a body that is not JSON (${contentType ?? 'no content type'}` +
@@ -217,10 +222,10 @@ function retryFields(response: HttpResponse): { retryable: boolean; retryAfterMs
   };
 }
 
-/** The first 200 characters of a body, whitespace collapsed, anything JWT-shaped redacted. */
-function preview(body: Uint8Array): string {
+/** The first 200 characters of a body, whitespace collapsed, redacted (before it is cut: no partial secret). */
+function preview(body: Uint8Array, secrets: readonly string[]): string {
   const text = Buffer.from(body.subarray(0, 4096)).toString('utf8');
-  return redactJwts(text.replace(/[\s\u0000-\u001f\u007f]+/g, ' ').trim()).slice(0, 200);
+  return redact(text.replace(/[\s\u0000-\u001f\u007f]+/g, ' ').trim(), secrets).slice(0, 200);
 }
 
 /** Drop `undefined` members so the frozen result lists only what the server sent. */
