@@ -8,7 +8,11 @@
  * before it expires, and never returned after that. It is *due* for refresh
  * at `refresh_in` after the request when the server sent `refresh_in`
  * (Entra ID), otherwise at half its lifetime or 5 minutes before expiry,
- * whichever comes first (and never later than the end of usability). Before
+ * whichever comes first, and never later than the end of usability. For any
+ * token of 10 minutes or more, half the lifetime comes first; for a shorter
+ * one, "5 minutes before expiry" would fall before half-life (or before the
+ * token was issued) and refresh on every call, so half the lifetime is used
+ * there too: in effect, half the lifetime. Before
  * it is due, a cached token is returned with no I/O. Once due, it is still
  * returned at once while one background request fetches its successor; if
  * that request fails, the cached token goes on being served and the next
@@ -45,9 +49,6 @@ export interface AccessToken {
 /** A token is treated as expired this long (30 s) before its expiry, and never returned after that. */
 export const EXPIRY_MARGIN_MS = 30_000;
 
-/** Without `refresh_in`, a token is refreshed no later than this long (5 min) before expiry. */
-const REFRESH_BEFORE_EXPIRY_MS = 300_000;
-
 /**
  * When to refresh a token (see the module's refresh rule).
  *
@@ -58,7 +59,7 @@ const REFRESH_BEFORE_EXPIRY_MS = 300_000;
  */
 export function refreshAfterTimestamp(requestedAt: number, expiresOnTimestamp: number, refreshInSeconds?: number): number {
   const lifetime = expiresOnTimestamp - requestedAt;
-  const offset = refreshInSeconds !== undefined ? refreshInSeconds * 1000 : Math.min(lifetime / 2, lifetime - REFRESH_BEFORE_EXPIRY_MS);
+  const offset = refreshInSeconds !== undefined ? refreshInSeconds * 1000 : lifetime / 2; // see the refresh rule above
   return requestedAt + Math.floor(Math.max(0, Math.min(offset, lifetime - EXPIRY_MARGIN_MS)));
 }
 

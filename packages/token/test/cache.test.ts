@@ -10,15 +10,18 @@ describe('the refresh rule', () => {
   test('one hour: at half the lifetime', () => {
     expect(refreshAfterTimestamp(0, 60 * MIN)).toBe(30 * MIN);
   });
-  test('eight minutes: 5 minutes before expiry comes first', () => {
-    expect(refreshAfterTimestamp(0, 8 * MIN)).toBe(3 * MIN);
+  test('eight minutes: half the lifetime, not 5 minutes before expiry (which would come before half-life)', () => {
+    expect(refreshAfterTimestamp(0, 8 * MIN)).toBe(4 * MIN);
   });
   test('refresh_in wins when sent, but never past the end of usability', () => {
     expect(refreshAfterTimestamp(0, 24 * 60 * MIN, 12 * 60 * 60)).toBe(12 * 60 * MIN);
     expect(refreshAfterTimestamp(0, 60 * MIN, 7200)).toBe(60 * MIN - EXPIRY_MARGIN_MS);
   });
-  test('a token shorter than 5 minutes is due at once', () => {
-    expect(refreshAfterTimestamp(1000, 1000 + 2 * MIN)).toBe(1000);
+  test('a token shorter than 5 minutes is due at half its lifetime, not on every call', () => {
+    expect(refreshAfterTimestamp(1000, 1000 + 2 * MIN)).toBe(1000 + MIN);
+  });
+  test('a token barely longer than the expiry margin is due when it stops being usable', () => {
+    expect(refreshAfterTimestamp(0, 40_000)).toBe(10_000);
   });
 });
 

@@ -58,7 +58,7 @@ afterAll(async () => {
   expect(unhandled).toEqual([]);
 });
 
-async function entra(options: { tokenLifetimeSeconds?: number } = {}): Promise<EntraServer> {
+async function entra(options: { tokenLifetimeSeconds?: number; refreshInSeconds?: number } = {}): Promise<EntraServer> {
   const server = await startEntraServer({ tenantId: TENANT, clients: [{ clientId: CLIENT, certificates: [cert.certPem] }], ...options });
   servers.push(server);
   return server;
@@ -517,8 +517,8 @@ describe('outage: the cached token through the refresh window', () => {
   });
 
   test('a refresh that outlasts refreshRetryMs (a hanging server): the next one still waits refreshRetryMs after the failure', async () => {
-    // 40 s tokens: due at once, usable for 10 s. Each attempt times out at 120 ms: a refresh takes ≥ 360 ms.
-    const server = await entra({ tokenLifetimeSeconds: 40 });
+    // 40 s tokens with refresh_in 1: due after 1 s, usable for 10 s. Each attempt times out at 120 ms: a refresh takes ≥ 360 ms.
+    const server = await entra({ tokenLifetimeSeconds: 40, refreshInSeconds: 1 });
     const REFRESH_RETRY_MS = 250;
     const marks: Array<{ type: string; at: number; retryAt?: number }> = [];
     const { c } = credential(server.url, {
@@ -533,6 +533,7 @@ describe('outage: the cached token through the refresh window', () => {
     });
     const first = await c.getToken(SCOPE);
     server.fail(...times(60, () => ({ kind: 'slow', delayMs: 2_000 }) as const));
+    await new Promise((r) => setTimeout(r, 1_050)); // now due
     const until = performance.now() + 1_700;
     while (performance.now() < until) {
       const results = await Promise.all(times(5, () => c.getToken(SCOPE)));
