@@ -89,8 +89,21 @@ export function parseCommandLine(command: Command, argv: string[]): { values: Op
   if (parsed.values.help) return parsed;
   const n = parsed.positionals.length;
   if (n < command.positionals.min) throw new UsageError(`Missing ${command.positionals.names}.`, command.usage);
-  if (n > command.positionals.max) throw new UsageError(`Unexpected argument '${parsed.positionals[command.positionals.max]}'.`, command.usage);
+  if (n > command.positionals.max) {
+    // Not echoed: an extra argument is often a passphrase, a secret or an assertion typed in the wrong place.
+    throw new UsageError(`Unexpected argument #${command.positionals.max + 1} (not shown): ${command.name} takes ${command.positionals.names}.`, command.usage);
+  }
   return parsed;
+}
+
+/**
+ * A command-line word for a message: shown when it looks like an option or
+ * command name; otherwise (an assertion, key text, a passphrase typed in the
+ * wrong place) only its length.
+ */
+export function shownArgument(arg: string): string {
+  const name = arg.split('=')[0]!;
+  return /^-{0,2}[A-Za-z][A-Za-z0-9-]{0,39}$/.test(name) ? `'${name}'` : `(${arg.length} characters, not shown)`;
 }
 
 /** A string option's value, or `undefined`. */

@@ -6,7 +6,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { parseCommandLine, type Command, type RunContext } from './args.js';
+import { parseCommandLine, shownArgument, type Command, type RunContext } from './args.js';
 import { inspectCommand } from './commands/inspect.js';
 import { jwksCommand } from './commands/jwks.js';
 import { signCommand } from './commands/sign.js';
@@ -74,7 +74,7 @@ async function dispatch(ctx: RunContext, argv: string[]): Promise<number> {
     if (flag === '--debug') continue;
     if (flag === '--help' || flag === '-h') return writeOut(ctx, globalHelp());
     if (flag === '--version') return writeOut(ctx, `${version()}\n`);
-    throw new UsageError(`Unknown option '${flag}'.`, MAIN_USAGE);
+    throw new UsageError(`Unknown option ${shownArgument(flag)}.`, MAIN_USAGE);
   }
   let name = args.shift();
   if (name === undefined) throw new UsageError('Missing command.', MAIN_USAGE);
@@ -84,7 +84,7 @@ async function dispatch(ctx: RunContext, argv: string[]): Promise<number> {
     args.unshift('--help');
   }
   const command = COMMANDS.find((c) => c.name === name);
-  if (!command) throw new UsageError(`Unknown command '${name}'.`, MAIN_USAGE);
+  if (!command) throw new UsageError(`Unknown command ${shownArgument(name)}.`, MAIN_USAGE);
   const { values, positionals } = parseCommandLine(command, args);
   if (values.debug) ctx.debug = true;
   if (values.help) return writeOut(ctx, `${command.usage}\n\n${command.help}\n`);

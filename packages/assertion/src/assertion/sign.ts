@@ -173,29 +173,30 @@ export function prepareClientAssertion(
   if (opts.kid !== undefined) header.kid = opts.kid;
   const headerSegment = encodeSegment(header);
 
-  const signingInput = (overrides: SignOverrides | undefined): Buffer => {
+  // The claims object is JSON with a fixed part, serialised once by
+  // JSON.stringify, and per-call members that need no escaping (a UUID made
+  // here, or a jti serialised by JSON.stringify, and integers).
+  const fixedClaims = JSON.stringify({ aud: opts.audience, iss: opts.clientId, sub: opts.clientId }).slice(0, -1);
+  const extraClaims = opts.claims && Object.keys(opts.claims).length > 0 ? `,${JSON.stringify(opts.claims).slice(1, -1)}` : '';
+
+  /** `base64url(header) '.' base64url(claims)` (RFC 7515 §5.1), as a latin1 string. */
+  const signingInput = (overrides: SignOverrides | undefined): string => {
     const { now: date, jti } = overrides === undefined ? NO_OVERRIDES : parseOptions(overridesSchema, overrides, 'sign overrides');
     const now = Math.floor((date?.getTime() ?? Date.now()) / 1000);
-    const claims = {
-      aud: opts.audience,
-      iss: opts.clientId,
-      sub: opts.clientId,
-      jti: jti ?? randomUUID(),
-      nbf: now - opts.clockSkewSeconds,
-      iat: now - opts.clockSkewSeconds,
-      exp: now + opts.lifetimeSeconds,
-      ...opts.claims,
-    };
-    return Buffer.from(`${headerSegment}.${encodeSegment(claims)}`);
+    const start = now - opts.clockSkewSeconds;
+    const claims =
+      `${fixedClaims},"jti":${jti === undefined ? `"${randomUUID()}"` : JSON.stringify(jti)},` +
+      `"nbf":${start},"iat":${start},"exp":${now + opts.lifetimeSeconds}${extraClaims}}`;
+    return `${headerSegment}.${Buffer.from(claims).toString('base64url')}`;
   };
-  const compact = (input: Buffer, signature: Uint8Array) => `${input.toString('latin1')}.${Buffer.from(signature).toString('base64url')}`;
+  const compact = (input: string, signature: Uint8Array) => `${input}.${Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString('base64url')}`;
 
   if (!(signer instanceof CertificateCredential)) {
     return {
       algorithm,
       sign: async (overrides) => {
         const input = signingInput(overrides);
-        return compact(input, await signExternally(signer, algorithm, input));
+        return compact(input, await signExternally(signer, algorithm, Buffer.from(input, 'latin1')));
       },
       signSync: () => {
         throw new CredentialError('ERR_INVALID_OPTIONS', 'An external signer is asynchronous: use sign(), not signSync().');
@@ -209,7 +210,9 @@ export function prepareClientAssertion(
       try {
         const input = signingInput(overrides);
         return new Promise((resolve, reject) => {
-          cryptoSign(digest, input, key, (error, signature) => (error ? reject(error) : resolve(compact(input, signature))));
+          cryptoSign(digest, Buffer.from(input, 'latin1'), key, (error, signature) =>
+            error ? reject(error) : resolve(compact(input, signature)),
+          );
         });
       } catch (error) {
         return Promise.reject(error);
@@ -217,7 +220,7 @@ export function prepareClientAssertion(
     },
     signSync: (overrides) => {
       const input = signingInput(overrides);
-      return compact(input, cryptoSign(digest, input, key));
+      return compact(input, cryptoSign(digest, Buffer.from(input, 'latin1'), key));
     },
   };
 }

@@ -1,6 +1,7 @@
 import { compactVerify, decodeJwt, decodeProtectedHeader, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import { CertificateInfo, type JwsAlgorithm } from '../credential/certificate.js';
 import { loadCertificate } from '../credential/load.js';
+import { MAX_INPUT_BYTES } from '../sources/types.js';
 
 /** What {@link verifyClientAssertion} checks against, beyond the signature. */
 export interface VerifyExpectations {
@@ -66,7 +67,8 @@ const ALGORITHMS_BY_KEY: Record<string, readonly JwsAlgorithm[]> = {
  * one present), `x5c` leaf equal to the certificate, `aud` (present; equal to
  * `expected.audience` if given), `iss` = `sub` (= `expected.clientId` if
  * given), `exp` present and not past, `nbf`/`iat` not in the future, the
- * lifetime, and `jti` present. Never throws for a bad assertion.
+ * lifetime, and `jti` present. Never throws for a bad assertion, whatever its
+ * header and claims hold.
  *
  * @param jwt - the compact JWS
  * @param certificate - a {@link CertificateInfo} / credential, or PEM text / DER bytes
@@ -85,6 +87,7 @@ export async function verifyClientAssertion(
   let header: ProtectedHeaderParameters | undefined;
   let claims: JWTPayload | undefined;
   try {
+    if (typeof jwt !== 'string' || jwt.length > MAX_INPUT_BYTES) throw new Error('not a compact JWS');
     header = decodeProtectedHeader(jwt);
     claims = decodeJwt(jwt);
   } catch {
@@ -95,7 +98,7 @@ export async function verifyClientAssertion(
   const keyName = cert.keyType === 'EC' ? `EC ${cert.curve}` : cert.keyType;
   const allowed = ALGORITHMS_BY_KEY[keyName] ?? [];
   if (!allowed.includes(header.alg as JwsAlgorithm)) {
-    problem('ALGORITHM_MISMATCH', `alg ${String(header.alg)} does not fit the certificate's ${keyName} key (expected ${allowed.join(', ')}).`);
+    problem('ALGORITHM_MISMATCH', `alg ${show(header.alg)} does not fit the certificate's ${keyName} key (expected ${allowed.join(', ')}).`);
   } else {
     try {
       await compactVerify(jwt, cert.publicKey, { algorithms: [...allowed] });
@@ -118,12 +121,13 @@ function checkCertificateHeaders(header: ProtectedHeaderParameters, cert: Certif
     problem('THUMBPRINT_MISSING', 'Neither x5t nor x5t#S256 is in the header: Entra ID cannot find the certificate.');
   }
   if (x5t !== undefined && x5t !== cert.thumbprints.x5t) {
-    problem('THUMBPRINT_MISMATCH', `x5t ${String(x5t)} is not this certificate's (${cert.thumbprints.x5t}).`);
+    problem('THUMBPRINT_MISMATCH', `x5t ${show(x5t)} is not this certificate's (${cert.thumbprints.x5t}).`);
   }
   if (x5tS256 !== undefined && x5tS256 !== cert.thumbprints['x5t#S256']) {
-    problem('THUMBPRINT_MISMATCH', `x5t#S256 ${String(x5tS256)} is not this certificate's (${cert.thumbprints['x5t#S256']}).`);
+    problem('THUMBPRINT_MISMATCH', `x5t#S256 ${show(x5tS256)} is not this certificate's (${cert.thumbprints['x5t#S256']}).`);
   }
-  if (header.x5c !== undefined && header.x5c[0] !== Buffer.from(cert.leaf).toString('base64')) {
+  const x5c: unknown = header.x5c;
+  if (x5c !== undefined && (!Array.isArray(x5c) || x5c[0] !== Buffer.from(cert.leaf).toString('base64'))) {
     problem('X5C_MISMATCH', 'The first x5c certificate is not this certificate.');
   }
 }
@@ -133,15 +137,15 @@ function checkClaims(claims: JWTPayload, expected: VerifyExpectations, problem: 
   const tolerance = expected.clockToleranceSeconds ?? 0;
   const { aud, iss, sub, exp, nbf, iat, jti } = claims;
 
-  const audiences = aud === undefined ? [] : Array.isArray(aud) ? aud : [aud];
+  const audiences = (Array.isArray(aud) ? aud : [aud]).filter((a): a is string => typeof a === 'string' && a !== '');
   const wanted = expected.audience === undefined ? undefined : typeof expected.audience === 'string' ? [expected.audience] : expected.audience;
-  if (audiences.length === 0) problem('AUDIENCE_MISSING', 'aud is missing: it must be the token endpoint URL.');
+  if (audiences.length === 0) problem('AUDIENCE_MISSING', 'aud is missing (or not a string): it must be the token endpoint URL.');
   else if (wanted && !audiences.some((a) => wanted.includes(a))) {
     problem('AUDIENCE_MISMATCH', `aud ${JSON.stringify(aud)} is not ${wanted.join(' or ')}.`);
   }
 
   if (typeof iss !== 'string' || iss === '') problem('ISSUER_MISSING', 'iss is missing: it must be the client id.');
-  else if (iss !== sub) problem('ISSUER_SUBJECT_MISMATCH', `iss (${iss}) and sub (${String(sub)}) must both be the client id.`);
+  else if (iss !== sub) problem('ISSUER_SUBJECT_MISMATCH', `iss (${iss}) and sub (${show(sub)}) must both be the client id.`);
   if (expected.clientId !== undefined && (iss !== expected.clientId || sub !== expected.clientId)) {
     problem('CLIENT_ID_MISMATCH', `iss/sub are not the expected client id ${expected.clientId}.`);
   }
@@ -159,6 +163,13 @@ function checkClaims(claims: JWTPayload, expected: VerifyExpectations, problem: 
   if (typeof jti !== 'string' || jti === '') problem('JTI_MISSING', 'jti is missing: servers need it to reject replays.');
 }
 
+/** A NumericDate for a message; one outside the range of a Date is shown as the number. */
 function isoTime(seconds: number): string {
-  return new Date(seconds * 1000).toISOString();
+  const date = new Date(seconds * 1000);
+  return Number.isNaN(date.getTime()) ? `${seconds} s` : date.toISOString();
+}
+
+/** A header or claim value (any JSON) for a message: `String()` throws for `{"toString":1}`. */
+function show(value: unknown): string {
+  return typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
 }

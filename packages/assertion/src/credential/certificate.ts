@@ -113,12 +113,21 @@ export class CertificateInfo {
     }
     this.x509 = x509;
     this.chain = Object.freeze(chain.map((der) => new Uint8Array(der)));
-    this.subject = x509.subject;
-    this.issuer = x509.issuer;
-    this.serialNumber = x509.serialNumber.toUpperCase();
-    this.notBefore = new Date(x509.validFrom);
-    this.notAfter = new Date(x509.validTo);
-    this.publicKey = x509.publicKey;
+    // Node parses some fields lazily: a damaged public key or time throws (or
+    // gives an Invalid Date) only when read.
+    try {
+      this.subject = x509.subject;
+      this.issuer = x509.issuer;
+      this.serialNumber = x509.serialNumber.toUpperCase();
+      this.notBefore = new Date(x509.validFrom);
+      this.notAfter = new Date(x509.validTo);
+      this.publicKey = x509.publicKey;
+    } catch (cause) {
+      throw new CredentialError('ERR_MALFORMED', 'The certificate is damaged: its public key or a field could not be decoded.', { cause });
+    }
+    if (Number.isNaN(this.notBefore.getTime()) || Number.isNaN(this.notAfter.getTime())) {
+      throw new CredentialError('ERR_MALFORMED', 'The certificate is damaged: its validity period could not be decoded.');
+    }
     const { keyType, keySize, curve } = describeKey(this.publicKey);
     this.keyType = keyType;
     this.keySize = keySize;

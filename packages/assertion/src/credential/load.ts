@@ -1,10 +1,10 @@
-import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { X509Certificate, sign, verify, type KeyObject } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import { z } from 'zod';
 import { CredentialError } from '../errors.js';
-import { decodeCertificate, decodePrivateKey, looksLikePem, parsePem, pemBlocks } from '../sources/pem.js';
+import { checkCounts, checkKeyDerivation, decodeCertificate, decodePrivateKey, looksLikePem, parsePem, pemBlocks } from '../sources/pem.js';
 import { parsePfx } from '../sources/pfx.js';
-import { DEFAULT_MAX_ITERATIONS, type SourceContents, type SourceKey } from '../sources/types.js';
+import { DEFAULT_MAX_ITERATIONS, MAX_INPUT_BYTES, type SourceContents, type SourceKey, type SourceLimits } from '../sources/types.js';
 import { CertificateCredential, CertificateInfo } from './certificate.js';
 import { parseOptions } from './options.js';
 
@@ -18,6 +18,10 @@ import { parseOptions } from './options.js';
  *
  * `passphrase` opens an encrypted key or container. Left out for a PFX, both
  * "no password" and the empty password are tried (OpenSSL and Windows differ).
+ *
+ * Each PEM text or PFX is at most 256 KiB and holds at most 100 certificates
+ * and 16 private keys: a credential is a few kilobytes, and the caps bound
+ * the work hostile input can cause.
  */
 export type CredentialInput =
   | { readonly pfx: Uint8Array; readonly passphrase?: string }
@@ -35,8 +39,10 @@ export interface LoadOptions {
   /** The time the validity period is checked against. Default: now. */
   readonly now?: Date;
   /**
-   * Cap on the key-derivation iterations a PFX may demand (PBKDF2, PKCS#12
-   * KDF, MAC). Default {@link DEFAULT_MAX_ITERATIONS} (1,000,000).
+   * Cap on the key-derivation iterations a PFX or an encrypted PKCS#8 key may
+   * demand (PBKDF2, PKCS#12 KDF, MAC, PBES1; for scrypt, N·r·p). Default
+   * {@link DEFAULT_MAX_ITERATIONS} (1,000,000). A PFX may also demand at most
+   * 16 password-based derivations besides its MAC.
    */
   readonly maxIterations?: number;
 }
@@ -82,12 +88,13 @@ const fileOptionsSchema = loadOptionsSchema.extend({
  *   `ERR_CERT_EXPIRED`, `ERR_CERT_NOT_YET_VALID` (unless `ignoreValidityPeriod`),
  *   `ERR_MALFORMED` (unreadable, truncated, or base64 text where DER was expected),
  *   `ERR_UNSUPPORTED_FORMAT` (a PFX algorithm this package does not read),
- *   `ERR_ITERATION_LIMIT` (a PFX asking for more than `maxIterations`),
- *   `ERR_INVALID_OPTIONS`
+ *   `ERR_ITERATION_LIMIT` (a PFX or encrypted key asking for more than `maxIterations`),
+ *   `ERR_INVALID_OPTIONS` (bad options, or an input that is none of the three shapes)
  */
 export async function loadCredential(input: CredentialInput, options: LoadOptions = {}): Promise<CertificateCredential> {
   const opts = parseOptions(loadOptionsSchema, options, 'loadCredential options');
-  const contents = await readInput(input, opts.maxIterations ?? DEFAULT_MAX_ITERATIONS);
+  checkInput(input);
+  const contents = await readInput(input, { maxIterations: opts.maxIterations ?? DEFAULT_MAX_ITERATIONS });
   return assemble(contents, opts);
 }
 
@@ -102,6 +109,7 @@ export async function loadCredential(input: CredentialInput, options: LoadOption
  */
 export async function loadCredentialFile(path: string, options: LoadFileOptions = {}): Promise<CertificateCredential> {
   const { passphrase, keyPath, ...loadOptions } = parseOptions(fileOptionsSchema, options, 'loadCredentialFile options');
+  if (typeof path !== 'string' || path === '') throw new CredentialError('ERR_INVALID_OPTIONS', 'loadCredentialFile takes a file path (a non-empty string).');
   const bytes = await readBytes(path);
   if (keyPath !== undefined) {
     const privateKey = await readBytes(keyPath);
@@ -110,7 +118,7 @@ export async function loadCredentialFile(path: string, options: LoadFileOptions 
   const text = asText(bytes);
   if (text !== undefined && looksLikePem(text)) return loadCredential({ pem: text, passphrase }, loadOptions);
   if (isDerCertificate(bytes)) {
-    throw new CredentialError('ERR_NO_PRIVATE_KEY', `${JSON.stringify(path)} is a DER certificate without a private key: give keyPath.`);
+    throw new CredentialError('ERR_NO_PRIVATE_KEY', `${describePath(path)} is a DER certificate without a private key: give keyPath.`);
   }
   return loadCredential({ pfx: bytes, passphrase }, loadOptions);
 }
@@ -121,14 +129,19 @@ export async function loadCredentialFile(path: string, options: LoadFileOptions 
  * one as the leaf; other blocks are ignored. Bytes: DER of one certificate,
  * or PEM text as UTF-8.
  *
- * @throws {@link CredentialError} `ERR_NO_CERTIFICATE`, `ERR_MALFORMED`, `ERR_UNSUPPORTED_KEY`
+ * @throws {@link CredentialError} `ERR_NO_CERTIFICATE`, `ERR_MALFORMED` (also for more than 256 KiB or
+ *   100 certificates), `ERR_UNSUPPORTED_KEY`, `ERR_INVALID_OPTIONS` (neither a string nor bytes)
  */
 export function loadCertificate(input: string | Uint8Array): CertificateInfo {
+  if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
+    throw new CredentialError('ERR_INVALID_OPTIONS', 'loadCertificate takes PEM text or DER bytes.');
+  }
+  checkSize(input.length, 'The certificate input');
   const text = typeof input === 'string' ? input : asText(input);
   if (text !== undefined && looksLikePem(text)) {
-    const certificates = pemBlocks(text)
-      .filter((b) => b.label === 'CERTIFICATE')
-      .map((b) => decodeCertificate(b.text));
+    const blocks = pemBlocks(text).filter((b) => b.label === 'CERTIFICATE');
+    checkCounts(blocks.length, 0);
+    const certificates = blocks.map((b) => decodeCertificate(b.text));
     if (certificates.length === 0) throw new CredentialError('ERR_NO_CERTIFICATE', 'The PEM text holds no CERTIFICATE block.');
     return new CertificateInfo(certificates);
   }
@@ -136,30 +149,57 @@ export function loadCertificate(input: string | Uint8Array): CertificateInfo {
   return new CertificateInfo([decodeCertificate(input)]);
 }
 
-async function readInput(input: CredentialInput, maxIterations: number): Promise<SourceContents> {
+/**
+ * Check the shape of an input from an untyped caller before touching it: a
+ * wrong shape would otherwise end in a TypeError whose message quotes the
+ * input, which may be key text or a passphrase.
+ */
+function checkInput(input: unknown): asserts input is CredentialInput {
+  if (input === null || typeof input !== 'object') throw invalidInput();
+  const fields = input as Record<string, unknown>;
+  const isText = (v: unknown) => typeof v === 'string' || v instanceof Uint8Array;
+  const ok =
+    'pfx' in fields
+      ? fields.pfx instanceof Uint8Array
+      : 'pem' in fields
+        ? isText(fields.pem)
+        : 'certificate' in fields && 'privateKey' in fields && isText(fields.certificate) && isText(fields.privateKey);
+  if (!ok) throw invalidInput();
+  if (fields.passphrase !== undefined && typeof fields.passphrase !== 'string') {
+    throw new CredentialError('ERR_INVALID_OPTIONS', 'loadCredential: passphrase must be a string.');
+  }
+}
+
+async function readInput(input: CredentialInput, limits: SourceLimits): Promise<SourceContents> {
   if ('pfx' in input) {
-    if (!(input.pfx instanceof Uint8Array)) throw invalidInput();
-    return parsePfx(input.pfx, input.passphrase, { maxIterations });
+    checkSize(input.pfx.length, 'The PFX');
+    return parsePfx(input.pfx, input.passphrase, limits);
   }
   if ('pem' in input) {
+    checkSize(input.pem.length, 'The PEM text');
     const text = typeof input.pem === 'string' ? input.pem : asText(input.pem);
     if (text === undefined || !looksLikePem(text)) throw notPem(input.pem);
-    return parsePem(text, input.passphrase);
+    return parsePem(text, input.passphrase, limits);
   }
-  if ('certificate' in input && 'privateKey' in input) {
-    const certText = typeof input.certificate === 'string' ? input.certificate : asText(input.certificate);
-    const certificates =
-      certText !== undefined && looksLikePem(certText)
-        ? parsePem(certText, undefined).certificates
-        : [{ der: decodeCertificate(toBytes(input.certificate)) }];
-    const keyText = typeof input.privateKey === 'string' ? input.privateKey : asText(input.privateKey);
-    const keys =
-      keyText !== undefined && looksLikePem(keyText)
-        ? parsePem(keyText, input.passphrase).keys
-        : [{ key: decodePrivateKey(toBytes(input.privateKey), 'der', input.passphrase, false) }];
-    return { keys, certificates };
+  checkSize(input.certificate.length, 'The certificate input');
+  checkSize(input.privateKey.length, 'The private key input');
+  const certText = typeof input.certificate === 'string' ? input.certificate : asText(input.certificate);
+  const certificates =
+    certText !== undefined && looksLikePem(certText)
+      ? parsePem(certText, undefined, limits).certificates
+      : [{ der: decodeCertificate(toBytes(input.certificate)) }];
+  const keyText = typeof input.privateKey === 'string' ? input.privateKey : asText(input.privateKey);
+  if (keyText !== undefined && looksLikePem(keyText)) return { keys: parsePem(keyText, input.passphrase, limits).keys, certificates };
+  const der = toBytes(input.privateKey);
+  checkKeyDerivation(der, limits);
+  return { keys: [{ key: decodePrivateKey(der, 'der', input.passphrase, false) }], certificates };
+}
+
+/** @throws {@link CredentialError} `ERR_MALFORMED` for input over {@link MAX_INPUT_BYTES} */
+function checkSize(length: number, what: string): void {
+  if (length > MAX_INPUT_BYTES) {
+    throw new CredentialError('ERR_MALFORMED', `${what} is ${length} bytes long; a credential is at most ${MAX_INPUT_BYTES} (256 KiB).`);
   }
-  throw invalidInput();
 }
 
 /** Pair the leaf with its key, check strength and validity, build the credential. */
@@ -174,7 +214,8 @@ function assemble(contents: SourceContents, opts: LoadOptions): CertificateCrede
   if (certificates.length === 0) {
     throw new CredentialError('ERR_NO_CERTIFICATE', 'The input holds a private key but no certificate: give the certificate too.');
   }
-  const parsed = certificates.map((c) => ({ ...c, x509: new X509Certificate(c.der) }));
+  checkCounts(certificates.length, keys.length);
+  const parsed = certificates.map((c) => ({ ...c, x509: parseCertificate(c.der) }));
   for (const key of keys) {
     const leaf = findLeaf(key, parsed);
     if (leaf === undefined) continue;
@@ -191,9 +232,52 @@ function assemble(contents: SourceContents, opts: LoadOptions): CertificateCrede
 }
 
 function findLeaf<C extends { x509: X509Certificate; localKeyId?: Uint8Array }>(key: SourceKey, certificates: readonly C[]): C | undefined {
-  const matches = certificates.filter((c) => c.x509.checkPrivateKey(key.key));
+  const matches = certificates.filter((c) => carriesKey(c.x509, key.key));
+  if (matches.length === 0 || !signsFor(key.key, matches[0]!.x509)) return undefined;
   const id = key.localKeyId;
   return (id && matches.find((c) => c.localKeyId && Buffer.from(c.localKeyId).equals(id))) ?? matches[0];
+}
+
+/** `checkPrivateKey`, which throws for a certificate whose public key cannot be decoded. */
+function carriesKey(x509: X509Certificate, key: KeyObject): boolean {
+  try {
+    return x509.checkPrivateKey(key);
+  } catch {
+    return false;
+  }
+}
+
+const CONSISTENCY_DATA = Buffer.from('@x/assertion pairwise consistency test');
+
+/**
+ * Pairwise consistency test: the key signs what the certificate's public key
+ * verifies. `checkPrivateKey` compares only public halves, and OpenSSL loads
+ * a key whose private half is damaged (a flipped bit in an EC scalar or in
+ * RSA's d) next to its intact public half: such a key would sign assertions
+ * no server accepts. A key that cannot sign at all is left to the key-type
+ * check.
+ */
+function signsFor(key: KeyObject, x509: X509Certificate): boolean {
+  const digest = key.asymmetricKeyType === 'ed25519' || key.asymmetricKeyType === 'ed448' ? null : 'sha256';
+  let signature: Buffer;
+  try {
+    signature = sign(digest, CONSISTENCY_DATA, key);
+  } catch {
+    return true;
+  }
+  try {
+    return verify(digest, CONSISTENCY_DATA, x509.publicKey, signature);
+  } catch {
+    return false;
+  }
+}
+
+function parseCertificate(der: Uint8Array): X509Certificate {
+  try {
+    return new X509Certificate(der);
+  } catch (cause) {
+    throw new CredentialError('ERR_MALFORMED', 'A certificate could not be parsed: it is truncated or not X.509.', { cause });
+  }
 }
 
 function checkStrength(credential: CertificateCredential): void {
@@ -221,13 +305,40 @@ function checkValidity(credential: CertificateInfo, now: Date): void {
   }
 }
 
+/**
+ * Read at most {@link MAX_INPUT_BYTES} (+1, to tell a larger file) of a file:
+ * a huge file, or a device that never ends, is refused without being read.
+ */
 async function readBytes(path: string): Promise<Uint8Array> {
+  let bytes: Buffer;
+  let length = 0;
   try {
-    return new Uint8Array(await readFile(path));
+    const file = await open(path, 'r');
+    try {
+      bytes = Buffer.alloc(MAX_INPUT_BYTES + 1);
+      while (length < bytes.length) {
+        const { bytesRead } = await file.read(bytes, length, bytes.length - length);
+        if (bytesRead === 0) break;
+        length += bytesRead;
+      }
+    } finally {
+      await file.close();
+    }
   } catch (cause) {
     const code = (cause as { code?: string }).code ?? 'unknown error';
-    throw new CredentialError('ERR_FILE_READ', `Cannot read ${JSON.stringify(path)} (${code}).`, { cause });
+    throw new CredentialError('ERR_FILE_READ', `Cannot read ${describePath(path)} (${code}).`, { cause: new Error(code) });
   }
+  checkSize(length, `${describePath(path)}`);
+  return new Uint8Array(bytes.subarray(0, length));
+}
+
+/**
+ * A path for a message, quoted — unless it looks like key material or an
+ * assertion passed where a path was expected (PEM text, a long line): then
+ * only its length is named, so the message cannot carry the secret.
+ */
+function describePath(path: string): string {
+  return path.length > 256 || /-----BEGIN|[\r\n]/.test(path) ? `The path (${path.length} characters, not shown: it looks like file contents, not a path)` : JSON.stringify(path);
 }
 
 /** Decode bytes as UTF-8 text when they are text; `undefined` for binary (DER). */

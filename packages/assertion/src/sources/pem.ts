@@ -1,6 +1,7 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import forge from 'node-forge';
 import { CredentialError } from '../errors.js';
-import type { SourceContents } from './types.js';
+import { MAX_CERTIFICATES, MAX_KEYS, type SourceContents, type SourceLimits } from './types.js';
 
 /**
  * One PEM block (RFC 7468 §2): its label and the whole block text, headers
@@ -12,7 +13,9 @@ interface PemBlock {
 }
 
 // Labels are upper-case words; the END label must repeat the BEGIN label.
-const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
+// Lookaheads: every position a BEGIN or END line starts at, overlapping ones included.
+const BEGIN_LINE = /(?=-----BEGIN ([A-Z0-9 ]+)-----)/g;
+const END_LINE = /(?=-----END ([A-Z0-9 ]+)-----)/g;
 
 const KEY_LABELS = new Set(['PRIVATE KEY', 'ENCRYPTED PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY']);
 const CERTIFICATE_LABELS = new Set(['CERTIFICATE', 'X509 CERTIFICATE']);
@@ -23,9 +26,35 @@ const IGNORED_LABELS = new Set(['EC PARAMETERS', 'PUBLIC KEY', 'RSA PUBLIC KEY',
  * Split PEM text into blocks. Text outside blocks (the `Bag Attributes` and
  * `subject=` lines `openssl pkcs12 -nodes` prints, comments) is ignored, and
  * CRLF line endings are accepted.
+ *
+ * A block runs from a BEGIN line to the first END line with the same label
+ * (what `/-----BEGIN (L)-----[\s\S]*?-----END \1-----/g` matches), found in
+ * linear time: the END lines are indexed once, so a BEGIN line without its
+ * END line does not make every later BEGIN line rescan the rest of the text.
  */
 export function pemBlocks(text: string): PemBlock[] {
-  return Array.from(text.matchAll(PEM_BLOCK), (m) => ({ label: m[1]!, text: m[0] }));
+  const ends = new Map<string, { positions: number[]; next: number }>();
+  for (const m of text.matchAll(END_LINE)) {
+    const label = m[1]!;
+    const entry = ends.get(label) ?? { positions: [], next: 0 };
+    entry.positions.push(m.index);
+    ends.set(label, entry);
+  }
+  const blocks: PemBlock[] = [];
+  let consumed = 0;
+  for (const m of text.matchAll(BEGIN_LINE)) {
+    if (m.index < consumed) continue;
+    const label = m[1]!;
+    const bodyStart = m.index + `-----BEGIN ${label}-----`.length;
+    const entry = ends.get(label);
+    if (entry === undefined) continue;
+    while (entry.next < entry.positions.length && entry.positions[entry.next]! < bodyStart) entry.next++;
+    const end = entry.positions[entry.next];
+    if (end === undefined) continue;
+    consumed = end + `-----END ${label}-----`.length;
+    blocks.push({ label, text: text.slice(m.index, consumed) });
+  }
+  return blocks;
 }
 
 /** `true` when `text` contains at least one PEM block. */
@@ -41,19 +70,24 @@ export function looksLikePem(text: string): boolean {
  *
  * @param text - PEM text, one or several blocks
  * @param passphrase - for encrypted keys; ignored by unencrypted ones
+ * @param limits - `maxIterations` caps the key derivation of an encrypted PKCS#8 key
  * @throws {@link CredentialError} `ERR_PASSPHRASE_REQUIRED`, `ERR_BAD_PASSPHRASE`,
- *   `ERR_MALFORMED` (an unreadable block, or an unknown label)
+ *   `ERR_MALFORMED` (an unreadable block, an unknown label, more than
+ *   {@link MAX_CERTIFICATES} certificates or {@link MAX_KEYS} keys),
+ *   `ERR_ITERATION_LIMIT`
  */
-export function parsePem(text: string, passphrase: string | undefined): SourceContents {
+export function parsePem(text: string, passphrase: string | undefined, limits: SourceLimits): SourceContents {
   const keys: { key: KeyObject }[] = [];
   const certificates: { der: Uint8Array }[] = [];
   const blocks = pemBlocks(text);
   if (blocks.length !== text.split('-----BEGIN ').length - 1) {
     throw new CredentialError('ERR_MALFORMED', 'A PEM block is truncated: a -----BEGIN line has no matching -----END line.');
   }
+  checkCounts(blocks.filter((b) => CERTIFICATE_LABELS.has(b.label)).length, blocks.filter((b) => KEY_LABELS.has(b.label)).length);
   for (const block of blocks) {
     if (KEY_LABELS.has(block.label)) {
       const encrypted = block.label === 'ENCRYPTED PRIVATE KEY' || block.text.includes('Proc-Type: 4,ENCRYPTED');
+      if (block.label === 'ENCRYPTED PRIVATE KEY') checkKeyDerivation(pemBody(block.text), limits);
       keys.push({ key: decodePrivateKey(block.text, 'pem', passphrase, encrypted) });
     }
     else if (CERTIFICATE_LABELS.has(block.label)) certificates.push({ der: decodeCertificate(block.text) });
@@ -62,6 +96,79 @@ export function parsePem(text: string, passphrase: string | undefined): SourceCo
     }
   }
   return { keys, certificates };
+}
+
+/**
+ * Refuse more than {@link MAX_CERTIFICATES} certificates or {@link MAX_KEYS}
+ * keys, before any is parsed.
+ *
+ * @throws {@link CredentialError} `ERR_MALFORMED`
+ */
+export function checkCounts(certificates: number, keys: number): void {
+  if (certificates > MAX_CERTIFICATES) {
+    throw new CredentialError('ERR_MALFORMED', `The input holds ${certificates} certificates; a credential has at most ${MAX_CERTIFICATES}.`);
+  }
+  if (keys > MAX_KEYS) throw new CredentialError('ERR_MALFORMED', `The input holds ${keys} private keys; a credential has at most ${MAX_KEYS}.`);
+}
+
+/** The DER inside one PEM block (no headers: an ENCRYPTED PRIVATE KEY block has none). */
+function pemBody(block: string): Buffer {
+  return Buffer.from(block.replace(/-----(BEGIN|END) [A-Z0-9 ]+-----/g, ''), 'base64');
+}
+
+const PBES2 = '1.2.840.113549.1.5.13';
+const PBKDF2 = '1.2.840.113549.1.5.12';
+const SCRYPT = '1.3.6.1.4.1.11591.4.11';
+/** PBES1 (RFC 8018 §6.1) and PKCS#12 PBE (RFC 7292 Appendix C) schemes: their parameters are { salt, iterationCount }. */
+const PBE_PREFIXES = ['1.2.840.113549.1.5.', '1.2.840.113549.1.12.1.'];
+
+/**
+ * Check the key-derivation cost an EncryptedPrivateKeyInfo (RFC 5208 §6)
+ * demands against `maxIterations` before OpenSSL derives anything (it does so
+ * synchronously, on the calling thread): the PBKDF2 or PBES1 iteration count,
+ * or scrypt's N·r·p. Structures not understood here are left to OpenSSL,
+ * which refuses them.
+ *
+ * @throws {@link CredentialError} `ERR_ITERATION_LIMIT`
+ */
+export function checkKeyDerivation(der: Uint8Array, limits: SourceLimits): void {
+  let cost: number | undefined;
+  try {
+    cost = derivationCost(der);
+  } catch {
+    return; // not an EncryptedPrivateKeyInfo we can read: OpenSSL reports it
+  }
+  if (cost !== undefined && cost > limits.maxIterations) {
+    throw new CredentialError(
+      'ERR_ITERATION_LIMIT',
+      `The encrypted private key asks for ${cost} key-derivation iterations; the limit is ${limits.maxIterations}. Raise maxIterations only for a key you trust.`,
+    );
+  }
+}
+
+function derivationCost(der: Uint8Array): number | undefined {
+  type Node = forge.asn1.Asn1;
+  const parse = forge.asn1.fromDer as unknown as (bytes: string, options: object) => Node;
+  const children = (node: Node | undefined): Node[] => (node && Array.isArray(node.value) ? node.value : []);
+  const oid = (node: Node | undefined) => (node && typeof node.value === 'string' && node.type === forge.asn1.Type.OID ? forge.asn1.derToOid(node.value) : '');
+  const int = (node: Node | undefined): number => {
+    if (!node || node.type !== forge.asn1.Type.INTEGER || typeof node.value !== 'string' || node.value.length === 0) throw new Error('not an INTEGER');
+    return Number(BigInt(`0x${Buffer.from(node.value, 'latin1').toString('hex')}`));
+  };
+  const root = parse(Buffer.from(der).toString('latin1'), { strict: true, parseAllBytes: false, decodeBitStrings: false });
+  const [algorithm] = children(root);
+  const [algorithmOid, params] = children(algorithm);
+  const scheme = oid(algorithmOid);
+  if (scheme === PBES2) {
+    const [kdf] = children(params);
+    const [kdfOid, kdfParams] = children(kdf);
+    const fields = children(kdfParams);
+    if (oid(kdfOid) === PBKDF2) return int(fields[1]);
+    if (oid(kdfOid) === SCRYPT) return int(fields[1]) * int(fields[2]) * int(fields[3]); // N · r · p (RFC 7914 §7.1)
+    return undefined;
+  }
+  if (PBE_PREFIXES.some((prefix) => scheme.startsWith(prefix))) return int(children(params)[1]);
+  return undefined;
 }
 
 /**

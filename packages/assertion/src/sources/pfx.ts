@@ -16,7 +16,7 @@ import {
   type Pkcs12PbeCipher,
 } from './pbe.js';
 import { digestSize, type DigestName } from './pkcs12-kdf.js';
-import type { SourceCertificate, SourceContents, SourceKey, SourceLimits } from './types.js';
+import { MAX_CERTIFICATES, MAX_KEYS, type SourceCertificate, type SourceContents, type SourceKey, type SourceLimits } from './types.js';
 
 /**
  * Read a PFX / PKCS#12 container (RFC 7292) into its private keys and
@@ -168,7 +168,9 @@ interface Pfx {
  *
  * @param der - the container, DER or BER
  * @param passphrase - the password; `undefined` when none was given
- * @param limits - `maxIterations` caps every iteration count, checked before deriving anything
+ * @param limits - `maxIterations` caps every iteration count, checked before deriving anything;
+ *   at most {@link MAX_KEYS} password-based derivations besides the MAC, {@link MAX_KEYS} keys and
+ *   {@link MAX_CERTIFICATES} certificates, checked before decrypting or parsing them
  * @throws {@link CredentialError} `ERR_PASSPHRASE_REQUIRED`, `ERR_BAD_PASSPHRASE`,
  *   `ERR_MALFORMED`, `ERR_UNSUPPORTED_FORMAT`, `ERR_ITERATION_LIMIT`, `ERR_UNSUPPORTED_KEY`
  */
@@ -203,15 +205,16 @@ async function verifyMac(pfx: Pfx, password: Password): Promise<boolean> {
   return computed.length === pfx.mac.digest.length && timingSafeEqual(computed, pfx.mac.digest);
 }
 
-/** Decrypt every content and open every bag, all concurrently; results in file order. */
+/**
+ * Decrypt every content, concurrently; check what they hold against the caps;
+ * then open every bag, concurrently. Results in file order.
+ */
 async function readContents(contents: readonly Content[], password: Password, limits: SourceLimits): Promise<SourceContents> {
-  const opened = await Promise.all(
-    contents.map(async (content) => {
-      const bags = content.type === 'plain' ? content.bags : await decryptSafeContents(content, password, limits);
-      return Promise.all(bags.map((bag) => openBag(bag, password)));
-    }),
-  );
-  const items = opened.flat();
+  const bags = (
+    await Promise.all(contents.map((content) => (content.type === 'plain' ? content.bags : decryptSafeContents(content, password, limits))))
+  ).flat();
+  checkBagCounts(contents, bags);
+  const items = await Promise.all(bags.map((bag) => openBag(bag, password)));
   return {
     keys: items.filter((item): item is SourceKey => 'key' in item),
     certificates: items.filter((item): item is SourceCertificate => 'der' in item),
@@ -301,11 +304,34 @@ function readPfx(der: Uint8Array, limits: SourceLimits): Pfx {
   }
   if (type !== OID.data) throw malformed(`the authSafe has content type ${type}, not data`);
   const authSafe = octets(content, 'authSafe content');
-  return {
-    authSafe,
-    mac: macData && readMacData(macData, limits),
-    contents: sequence(parseDer(authSafe, 'the AuthenticatedSafe'), 'AuthenticatedSafe').map((info) => readContent(info, limits)),
-  };
+  const mac = macData && readMacData(macData, limits);
+  const contents = sequence(parseDer(authSafe, 'the AuthenticatedSafe'), 'AuthenticatedSafe').map((info) => readContent(info, limits));
+  checkBagCounts(contents, contents.flatMap((c) => (c.type === 'plain' ? c.bags : [])));
+  return { authSafe, mac, contents };
+}
+
+/**
+ * Bound the work a file can demand beyond one derivation's `maxIterations`:
+ * at most {@link MAX_KEYS} password-based derivations (encrypted contents and
+ * encrypted keys) besides the MAC, {@link MAX_KEYS} keys and
+ * {@link MAX_CERTIFICATES} certificates. Run on the visible structure before
+ * anything is derived, and again on the bags of decrypted contents before
+ * their keys are derived.
+ *
+ * @throws {@link CredentialError} `ERR_ITERATION_LIMIT`, `ERR_MALFORMED`
+ */
+function checkBagCounts(contents: readonly Content[], bags: readonly Bag[]): void {
+  const derivations = contents.filter((c) => c.type === 'encrypted').length + bags.filter((b) => b.type === 'shroudedKey').length;
+  if (derivations > MAX_KEYS) {
+    throw new CredentialError(
+      'ERR_ITERATION_LIMIT',
+      `The PKCS#12 file asks for ${derivations} password-based key derivations (encrypted contents and keys); the limit is ${MAX_KEYS}.`,
+    );
+  }
+  const keys = bags.filter((b) => b.type !== 'cert').length;
+  if (keys > MAX_KEYS) throw malformed(`it holds ${keys} private keys; a credential has at most ${MAX_KEYS}`);
+  const certificates = bags.length - keys;
+  if (certificates > MAX_CERTIFICATES) throw malformed(`it holds ${certificates} certificates; a credential has at most ${MAX_CERTIFICATES}`);
 }
 
 /** Refuse empty input, and say so when the bytes are text: base64 or PEM. */

@@ -38,3 +38,27 @@ export interface SourceLimits {
  * 1.5 s per derivation on one core of the reference machine).
  */
 export const DEFAULT_MAX_ITERATIONS = 1_000_000;
+
+/**
+ * Largest input read: 256 KiB of PEM text, PFX bytes or file (and the longest
+ * JWT verified). A credential is a few kilobytes (a PFX with a chain of five
+ * 4096-bit certificates is about 10 KB); the cap bounds the time hostile
+ * input can spend in the synchronous ASN.1 and PEM parsers (about 30 ms for
+ * 256 KiB of the smallest ASN.1 values on the reference machine).
+ */
+export const MAX_INPUT_BYTES = 256 * 1024;
+
+/**
+ * Most certificates one input may hold: 100, OpenSSL's default maximum
+ * verification depth. Each certificate is parsed and compared with the key
+ * on the calling thread.
+ */
+export const MAX_CERTIFICATES = 100;
+
+/**
+ * Most private keys one input may hold, and most password-based derivations
+ * (encrypted contents and encrypted keys, besides the MAC) one PKCS#12 file
+ * may demand: {@link SourceLimits.maxIterations} bounds one derivation, this
+ * bounds how many a file can ask for.
+ */
+export const MAX_KEYS = 16;

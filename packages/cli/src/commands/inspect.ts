@@ -14,9 +14,15 @@ const usage = 'usage: x-assertion inspect <jwt|-> [--cert <file> [--client-id <i
 
 const TIME_CLAIMS = ['iat', 'nbf', 'exp'] as const;
 
+/** The longest JWT decoded: 256 KiB (an assertion is a few kilobytes, with an x5c chain). */
+export const MAX_JWT_LENGTH = 256 * 1024;
+
 /** Decode a compact JWS's header and payload without checking anything. */
 export function decodeJwt(jwt: string): { header: Record<string, unknown>; claims: Record<string, unknown> } {
-  const parts = jwt.split('.');
+  if (jwt.length > MAX_JWT_LENGTH) {
+    throw new CliError('ERR_MALFORMED_JWT', `The input is ${jwt.length} characters long; a JWT client assertion is at most ${MAX_JWT_LENGTH}.`);
+  }
+  const parts = jwt.split('.', 4);
   const decode = (segment: string | undefined): Record<string, unknown> | undefined => {
     if (segment === undefined || !/^[A-Za-z0-9_-]+$/.test(segment)) return undefined;
     try {
