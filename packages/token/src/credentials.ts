@@ -132,7 +132,7 @@ const certificateOptionsSchema = z.strictObject({
 
 const commonOptionsSchema = z.strictObject(tokenCredentialOptionsShape);
 
-const certificatePassword = z.never({ error: 'use passphrase (certificatePassword is the @azure/identity name)' }).optional();
+const certificatePassword = z.never({ message: 'use passphrase (certificatePassword is the @azure/identity name)' }).optional();
 const certificatePathSchema = z.strictObject({
   certificatePath: z.string().min(1),
   keyPath: z.string().min(1).optional(),

@@ -1,4 +1,4 @@
-import { compactVerify, decodeJwt, decodeProtectedHeader, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
+import type { JWTPayload, ProtectedHeaderParameters } from 'jose';
 import { CertificateInfo, type JwsAlgorithm } from '../credential/certificate.js';
 import { loadCertificate } from '../credential/load.js';
 import { MAX_INPUT_BYTES } from '../sources/types.js';
@@ -81,6 +81,7 @@ export async function verifyClientAssertion(
   expected: VerifyExpectations = {},
 ): Promise<VerificationReport> {
   const cert = certificate instanceof CertificateInfo ? certificate : loadCertificate(certificate);
+  const jose = await import('jose'); // loaded on first use: a daemon that only signs never needs it
   const problems: VerificationProblem[] = [];
   const problem = (code: VerificationProblem['code'], message: string) => problems.push({ code, message });
 
@@ -88,8 +89,8 @@ export async function verifyClientAssertion(
   let claims: JWTPayload | undefined;
   try {
     if (typeof jwt !== 'string' || jwt.length > MAX_INPUT_BYTES) throw new Error('not a compact JWS');
-    header = decodeProtectedHeader(jwt);
-    claims = decodeJwt(jwt);
+    header = jose.decodeProtectedHeader(jwt);
+    claims = jose.decodeJwt(jwt);
   } catch {
     problem('MALFORMED', 'Not a compact JWS with a JSON header and JSON claims.');
     return { valid: false, header, claims, problems };
@@ -101,7 +102,7 @@ export async function verifyClientAssertion(
     problem('ALGORITHM_MISMATCH', `alg ${show(header.alg)} does not fit the certificate's ${keyName} key (expected ${allowed.join(', ')}).`);
   } else {
     try {
-      await compactVerify(jwt, cert.publicKey, { algorithms: [...allowed] });
+      await jose.compactVerify(jwt, cert.publicKey, { algorithms: [...allowed] });
     } catch {
       problem('BAD_SIGNATURE', "The signature does not verify with the certificate's public key.");
     }

@@ -1,6 +1,6 @@
 import { X509Certificate, createHash, type KeyObject } from 'node:crypto';
 import { inspect } from 'node:util';
-import { exportJWK, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import { CredentialError } from '../errors.js';
 
 /** Key families this package signs with. Entra ID accepts RSA only. */
@@ -172,6 +172,7 @@ export class CertificateInfo {
    * @param options.alg - `alg` member; default {@link defaultAlgorithm}
    */
   async toJwk(options: { kid?: string; alg?: JwsAlgorithm } = {}): Promise<CertificateJwk> {
+    const { exportJWK } = await import('jose'); // loaded on first use: a daemon that only signs never needs it
     const jwk = await exportJWK(this.publicKey);
     return {
       ...jwk,
