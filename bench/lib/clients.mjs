@@ -1,7 +1,8 @@
-// How each library is set up against the same HTTPS token endpoint, as a
-// user of it would write it. The libraries are passed in (already imported)
-// so the figures can time their import. Both sign PS256 assertions with an
-// `x5t#S256` header (ours adds `x5t`), both keep an in-memory token cache.
+// How each library is set up against the same HTTPS token endpoint (the
+// devserver's, started with `tls`), as a user of it would write it. The
+// libraries are passed in (already imported) so the figures can time their
+// import. Both sign PS256 assertions with an `x5t#S256` header (ours adds
+// `x5t`), both keep an in-memory token cache.
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
@@ -9,7 +10,7 @@ import { readFileSync } from 'node:fs';
  * Ours: a PEM bundle path, the Entra authority host.
  *
  * @param {typeof import('@x/token')} lib
- * @param {object} endpoint - { origin, tenantId, clientId } of the https front
+ * @param {object} endpoint - { origin, tenantId, clientId } of the https devserver
  * @param {string} pemPath - certificate + key
  */
 export function ourCredential(lib, endpoint, pemPath) {
@@ -24,7 +25,7 @@ export function ourCredential(lib, endpoint, pemPath) {
  * (no instance discovery, no openid-configuration request).
  *
  * @param {typeof import('@azure/msal-node')} msal
- * @param {object} endpoint - { origin, host, tenantId, clientId, metadata } of the https front
+ * @param {object} endpoint - { origin, host, tenantId, clientId, metadata } of the https devserver
  * @param {string} pemPath - certificate + key
  */
 export function msalApplication(msal, endpoint, pemPath) {

@@ -5,8 +5,8 @@
 //   (OpenSSL 3.0 applies `-iter` to the key bag, the certificate bag AND the
 //   MAC: three 600,000-iteration derivations);
 // - an EC P-256 key for the ES256 figure;
-// - a local CA and a server certificate for 127.0.0.1, for the HTTPS front
-//   MSAL Node needs (it refuses http: authorities).
+// - a local CA and a server certificate for 127.0.0.1, so the devserver serves
+//   HTTPS (`tls`): MSAL Node refuses http: authorities.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

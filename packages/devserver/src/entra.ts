@@ -23,7 +23,7 @@ import {
   type EntraFault,
   type Reply,
 } from './entra-faults.js';
-import { BodyTooLargeError, copyHeaders, listenOnLoopback, readBody, sendJson } from './http.js';
+import { BodyTooLargeError, copyHeaders, listenOnLoopback, readBody, sendJson, type LoopbackTls } from './http.js';
 import { decodeAssertion, parseForm, type RecordedRequest } from './record.js';
 
 /** `client_assertion_type` for a JWT bearer client assertion (RFC 7523 §2.2). */
@@ -65,11 +65,39 @@ export interface EntraServerOptions {
   tokenLifetimeSeconds?: number;
   /** When set, v2 answers carry `refresh_in` with this value (seconds). */
   refreshInSeconds?: number;
+  /**
+   * Serve HTTPS (`node:https`) instead of plain HTTP, with this server
+   * certificate and key, both PEM (text or file bytes). Then `url`,
+   * `tokenEndpoint()` — hence the `aud` an assertion must carry —,
+   * `issuer()`, `jwksUri` and the discovery documents are all
+   * `https://127.0.0.1:PORT/…`, so clients that refuse `http:` authorities
+   * (MSAL Node) can call it.
+   *
+   * The certificate must name `IP:127.0.0.1` in its subjectAltName, and the
+   * client must trust its issuer: for Node's global `fetch`, start the
+   * process with `NODE_EXTRA_CA_CERTS=ca.pem` (read at process start only);
+   * with `node:https` `request`, pass `ca`. An unusable certificate or key
+   * makes `startEntraServer` reject.
+   *
+   * @example
+   * ```ts
+   * const entra = await startEntraServer({
+   *   tenantId,
+   *   clients,
+   *   tls: { cert: readFileSync('server.crt'), key: readFileSync('server.key') },
+   * });
+   * entra.tokenEndpoint('v2'); // https://127.0.0.1:PORT/<tenantId>/oauth2/v2.0/token
+   * ```
+   */
+  tls?: LoopbackTls;
 }
 
 /** A running {@link startEntraServer} instance. */
 export interface EntraServer {
-  /** The authority host, `http://127.0.0.1:PORT` (no trailing slash). */
+  /**
+   * The authority host, `http://127.0.0.1:PORT`, or `https://127.0.0.1:PORT`
+   * with the `tls` option (no trailing slash).
+   */
   url: string;
   /**
    * The token endpoint URL, also the exact `aud` the assertion must carry:
@@ -101,7 +129,9 @@ export interface EntraServer {
 
 /**
  * Starts, on `127.0.0.1` (random port), a token endpoint that behaves as
- * Microsoft Entra ID documents for the client credentials grant.
+ * Microsoft Entra ID documents for the client credentials grant. It serves
+ * plain HTTP, or HTTPS with {@link EntraServerOptions.tls}; every URL it
+ * hands out or expects (`aud` included) uses that scheme.
  *
  * Routes (`{tenant}` = `tenantId`):
  * - `POST /{tenant}/oauth2/v2.0/token` and `POST /{tenant}/oauth2/token`
@@ -181,7 +211,7 @@ export async function startEntraServer(options: EntraServerOptions): Promise<Ent
       timers.set(timer, resolve);
     });
 
-  const loopback = await listenOnLoopback((req, res) => handle(req, res));
+  const loopback = await listenOnLoopback((req, res) => handle(req, res), options.tls);
   const url = loopback.origin;
   const tokenEndpoint = (version: 'v1' | 'v2'): string =>
     version === 'v2' ? `${url}/${tenantId}/oauth2/v2.0/token` : `${url}/${tenantId}/oauth2/token`;

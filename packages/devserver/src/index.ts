@@ -8,12 +8,13 @@
  *   Entra ID documents (v1 and v2, AADSTS errors), with faults on demand.
  * - {@link startResourceServer}: an API that validates bearer JWTs.
  *
- * No mocks: every server verifies what it receives. Close every server you
- * start.
+ * No mocks: every server verifies what it receives. Each serves plain HTTP,
+ * or HTTPS when given a certificate (`tls`). Close every server you start.
  *
  * @packageDocumentation
  */
 export type { RecordedRequest } from './record.js';
+export type { LoopbackTls } from './http.js';
 export {
   startOidcServer,
   type OidcClient,

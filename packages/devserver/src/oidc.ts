@@ -18,7 +18,7 @@ import Provider, {
   type ResourceServer,
 } from 'oidc-provider';
 
-import { copyHeaders, listenOnLoopback, sendJson } from './http.js';
+import { copyHeaders, listenOnLoopback, sendJson, type LoopbackTls } from './http.js';
 import { decodeAssertion, type RecordedRequest } from './record.js';
 
 /** A client registered with {@link startOidcServer}. */
@@ -83,11 +83,19 @@ export interface OidcServerOptions {
    * can see why a request got `invalid_client`.
    */
   onError?: (error: OidcServerError) => void;
+  /**
+   * Serve HTTPS (`node:https`) with this server certificate and key (PEM
+   * text or file bytes; the certificate must name `IP:127.0.0.1`). The
+   * issuer, `tokenEndpoint`, `jwksUri`, discovery and the accepted assertion
+   * `aud` values are then `https://127.0.0.1:PORT…`. Clients must trust the
+   * certificate's issuer (`NODE_EXTRA_CA_CERTS` for Node's global `fetch`).
+   */
+  tls?: LoopbackTls;
 }
 
 /** A running {@link startOidcServer} instance. */
 export interface OidcServer {
-  /** The issuer identifier, `http://127.0.0.1:PORT`. */
+  /** The issuer identifier, `http://127.0.0.1:PORT` (`https://` with `tls`). */
   issuer: string;
   /** `${issuer}/token`; also an accepted client assertion `aud`. */
   tokenEndpoint: string;
@@ -143,7 +151,7 @@ export async function startOidcServer(options: OidcServerOptions): Promise<OidcS
   const loopback = await listenOnLoopback((req, res) => {
     if (callback === undefined) return sendJson(res, 503, { error: 'temporarily_unavailable' });
     callback(req, res);
-  });
+  }, options.tls);
   const issuer = loopback.origin;
 
   const resourceServer: ResourceServer = {

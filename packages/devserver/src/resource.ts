@@ -6,7 +6,7 @@
  */
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
 
-import { listenOnLoopback, sendJson } from './http.js';
+import { listenOnLoopback, sendJson, type LoopbackTls } from './http.js';
 
 /** Options of {@link startResourceServer}. */
 export interface ResourceServerOptions {
@@ -16,11 +16,19 @@ export interface ResourceServerOptions {
   jwksUri: string;
   /** Expected `aud` of access tokens (a token passes if its `aud` is or contains it). */
   audience: string;
+  /**
+   * Serve HTTPS (`node:https`) with this server certificate and key (PEM
+   * text or file bytes; the certificate must name `IP:127.0.0.1`); `url` is
+   * then `https://127.0.0.1:PORT`. Clients must trust the issuer. An https
+   * `jwksUri` is fetched with Node's global `fetch`, so a local CA behind it
+   * must be trusted by this process (`NODE_EXTRA_CA_CERTS`).
+   */
+  tls?: LoopbackTls;
 }
 
 /** A running {@link startResourceServer} instance. */
 export interface ResourceServerHandle {
-  /** `http://127.0.0.1:PORT` (no trailing slash); any path works. */
+  /** `http://127.0.0.1:PORT` (`https://` with `tls`; no trailing slash); any path works. */
   url: string;
   /** Number of requests received so far (accepted or not). */
   readonly requests: number;
@@ -88,7 +96,7 @@ export async function startResourceServer(options: ResourceServerOptions): Promi
       scope: payload['scope'] ?? payload['scp'] ?? roles,
       exp: payload.exp,
     });
-  });
+  }, options.tls);
 
   return {
     url: loopback.origin,
