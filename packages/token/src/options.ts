@@ -96,7 +96,7 @@ const MULTI_TENANT = new Set(['common', 'organizations', 'consumers']);
  * @throws {@link TokenRequestError} `ERR_INVALID_OPTIONS` naming each bad field and the expectation, never the value
  */
 export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
-  const result = schema.safeParse(value ?? {});
+  const result = schema.safeParse(value ?? {}, { errorMap: withoutValues });
   if (result.success) return result.data;
   const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
   throw new TokenRequestError('ERR_INVALID_OPTIONS', `Invalid ${what}: ${problems}.`);
@@ -150,3 +150,7 @@ export function resolveOptions(
     refreshRetryMs: options.refreshRetryMs,
   };
 }
+
+/** zod's messages, except the one that quotes the value received (an enum mismatch). */
+const withoutValues: z.ZodErrorMap = (issue, ctx) =>
+  issue.code === 'invalid_enum_value' ? { message: `expected one of ${issue.options.join(', ')}` } : { message: ctx.defaultError };

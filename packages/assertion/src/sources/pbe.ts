@@ -1,12 +1,12 @@
 import { createDecipheriv, createHmac, pbkdf2 as pbkdf2Callback } from 'node:crypto';
 import { promisify } from 'node:util';
-import forge from 'node-forge';
 import { CredentialError } from '../errors.js';
+import { forge } from './asn1.js';
 import { bmpPassword, digestSize, KdfPurpose, pkcs12Kdf, type DigestName } from './pkcs12-kdf.js';
 
 /**
  * The password-based cryptography of PKCS#12, on parameters already parsed
- * and checked by `pfx.ts`: decryption (PBES2, RFC 8018 §6.2; PKCS#12 PBE,
+ * and checked by `pbe-params.ts`: decryption (PBES2, RFC 8018 §6.2; PKCS#12 PBE,
  * RFC 7292 Appendix C) and MACs (RFC 7292 §4 with the Appendix B KDF;
  * PBMAC1, RFC 9579). Everything runs in `node:crypto` except RC2, which
  * Node 20's default OpenSSL provider lacks: only there is node-forge's cipher
@@ -144,9 +144,9 @@ function nodeCbc(name: string): CbcDecrypt {
  */
 function rc2Cbc(effectiveBits: number): CbcDecrypt {
   return (key, iv, ciphertext) => {
-    const cipher = forge.rc2.createDecryptionCipher(key.toString('latin1'), effectiveBits);
+    const cipher = forge().rc2.createDecryptionCipher(key.toString('latin1'), effectiveBits);
     cipher.start(iv.toString('latin1'));
-    cipher.update(forge.util.createBuffer(ciphertext.toString('latin1')));
+    cipher.update(forge().util.createBuffer(ciphertext.toString('latin1')));
     if (!cipher.finish(() => true)) throw new DecryptionFailed(); // `() => true`: leave the padding to us
     return removePadding(Buffer.from(cipher.output.getBytes(), 'latin1'), 8);
   };

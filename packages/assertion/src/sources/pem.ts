@@ -1,6 +1,7 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import forge from 'node-forge';
 import { CredentialError } from '../errors.js';
+import { parseDer, sequence } from './asn1.js';
+import { readEncryption } from './pbe-params.js';
 import { MAX_CERTIFICATES, MAX_KEYS, type SourceContents, type SourceLimits } from './types.js';
 
 /**
@@ -116,59 +117,25 @@ function pemBody(block: string): Buffer {
   return Buffer.from(block.replace(/-----(BEGIN|END) [A-Z0-9 ]+-----/g, ''), 'base64');
 }
 
-const PBES2 = '1.2.840.113549.1.5.13';
-const PBKDF2 = '1.2.840.113549.1.5.12';
-const SCRYPT = '1.3.6.1.4.1.11591.4.11';
-/** PBES1 (RFC 8018 §6.1) and PKCS#12 PBE (RFC 7292 Appendix C) schemes: their parameters are { salt, iterationCount }. */
-const PBE_PREFIXES = ['1.2.840.113549.1.5.', '1.2.840.113549.1.12.1.'];
-
 /**
  * Check the key-derivation cost an EncryptedPrivateKeyInfo (RFC 5208 §6)
  * demands against `maxIterations` before OpenSSL derives anything (it does so
  * synchronously, on the calling thread): the PBKDF2 or PBES1 iteration count,
- * or scrypt's N·r·p. Structures not understood here are left to OpenSSL,
- * which refuses them.
+ * or scrypt's N·r·p (RFC 7914 §7.1), read by `pbe-params.ts`. Anything else
+ * that reader refuses, and input that is no EncryptedPrivateKeyInfo, is left
+ * to OpenSSL, which reports it.
  *
  * @throws {@link CredentialError} `ERR_ITERATION_LIMIT`
  */
 export function checkKeyDerivation(der: Uint8Array, limits: SourceLimits): void {
-  let cost: number | undefined;
   try {
-    cost = derivationCost(der);
-  } catch {
-    return; // not an EncryptedPrivateKeyInfo we can read: OpenSSL reports it
+    // EncryptedPrivateKeyInfo ::= SEQUENCE { encryptionAlgorithm AlgorithmIdentifier, encryptedData OCTET STRING }
+    // Bytes after it are ignored, as OpenSSL ignores them.
+    const [algorithm] = sequence(parseDer(der, 'the private key', true), 'EncryptedPrivateKeyInfo', 2, 2);
+    readEncryption(algorithm!, limits, 'The encrypted private key');
+  } catch (error) {
+    if (error instanceof CredentialError && error.code === 'ERR_ITERATION_LIMIT') throw error;
   }
-  if (cost !== undefined && cost > limits.maxIterations) {
-    throw new CredentialError(
-      'ERR_ITERATION_LIMIT',
-      `The encrypted private key asks for ${cost} key-derivation iterations; the limit is ${limits.maxIterations}. Raise maxIterations only for a key you trust.`,
-    );
-  }
-}
-
-function derivationCost(der: Uint8Array): number | undefined {
-  type Node = forge.asn1.Asn1;
-  const parse = forge.asn1.fromDer as unknown as (bytes: string, options: object) => Node;
-  const children = (node: Node | undefined): Node[] => (node && Array.isArray(node.value) ? node.value : []);
-  const oid = (node: Node | undefined) => (node && typeof node.value === 'string' && node.type === forge.asn1.Type.OID ? forge.asn1.derToOid(node.value) : '');
-  const int = (node: Node | undefined): number => {
-    if (!node || node.type !== forge.asn1.Type.INTEGER || typeof node.value !== 'string' || node.value.length === 0) throw new Error('not an INTEGER');
-    return Number(BigInt(`0x${Buffer.from(node.value, 'latin1').toString('hex')}`));
-  };
-  const root = parse(Buffer.from(der).toString('latin1'), { strict: true, parseAllBytes: false, decodeBitStrings: false });
-  const [algorithm] = children(root);
-  const [algorithmOid, params] = children(algorithm);
-  const scheme = oid(algorithmOid);
-  if (scheme === PBES2) {
-    const [kdf] = children(params);
-    const [kdfOid, kdfParams] = children(kdf);
-    const fields = children(kdfParams);
-    if (oid(kdfOid) === PBKDF2) return int(fields[1]);
-    if (oid(kdfOid) === SCRYPT) return int(fields[1]) * int(fields[2]) * int(fields[3]); // N · r · p (RFC 7914 §7.1)
-    return undefined;
-  }
-  if (PBE_PREFIXES.some((prefix) => scheme.startsWith(prefix))) return int(children(params)[1]);
-  return undefined;
 }
 
 /**
