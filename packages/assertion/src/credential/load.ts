@@ -2,9 +2,9 @@ import { X509Certificate, sign, verify, type KeyObject } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { z } from 'zod';
 import { CredentialError } from '../errors.js';
-import { checkCounts, checkKeyDerivation, decodeCertificate, decodePrivateKey, looksLikePem, parsePem, pemBlocks } from '../sources/pem.js';
+import { checkKeyDerivation, decodeCertificate, decodePrivateKey, looksLikePem, parsePem, pemBlocks } from '../sources/pem.js';
 import { parsePfx } from '../sources/pfx.js';
-import { DEFAULT_MAX_ITERATIONS, MAX_INPUT_BYTES, type SourceContents, type SourceKey, type SourceLimits } from '../sources/types.js';
+import { checkCounts, DEFAULT_MAX_ITERATIONS, MAX_INPUT_BYTES, type SourceContents, type SourceKey, type SourceLimits } from '../sources/types.js';
 import { CertificateCredential, CertificateInfo } from './certificate.js';
 import { parseOptions } from './options.js';
 

@@ -2,7 +2,7 @@ import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { CredentialError } from '../errors.js';
 import { parseDer, sequence } from './asn1.js';
 import { readEncryption } from './pbe-params.js';
-import { MAX_CERTIFICATES, MAX_KEYS, type SourceContents, type SourceLimits } from './types.js';
+import { checkCounts, type SourceContents, type SourceLimits } from './types.js';
 
 /**
  * One PEM block (RFC 7468 §2): its label and the whole block text, headers
@@ -97,19 +97,6 @@ export function parsePem(text: string, passphrase: string | undefined, limits: S
     }
   }
   return { keys, certificates };
-}
-
-/**
- * Refuse more than {@link MAX_CERTIFICATES} certificates or {@link MAX_KEYS}
- * keys, before any is parsed.
- *
- * @throws {@link CredentialError} `ERR_MALFORMED`
- */
-export function checkCounts(certificates: number, keys: number): void {
-  if (certificates > MAX_CERTIFICATES) {
-    throw new CredentialError('ERR_MALFORMED', `The input holds ${certificates} certificates; a credential has at most ${MAX_CERTIFICATES}.`);
-  }
-  if (keys > MAX_KEYS) throw new CredentialError('ERR_MALFORMED', `The input holds ${keys} private keys; a credential has at most ${MAX_KEYS}.`);
 }
 
 /** The DER inside one PEM block (no headers: an ENCRYPTED PRIVATE KEY block has none). */

@@ -4,7 +4,7 @@ import { algorithmIdentifier, checkLength, contentInfo, explicit, integer, octet
 import { computeMac, decrypt, DecryptionFailed, toPassword, type EncryptionParams, type MacParams, type Password } from './pbe.js';
 import { checkIterations, describe, readEncryption, readPbmac1, unsupportedAlgorithm, type OpenSslDecryption } from './pbe-params.js';
 import { digestSize, type DigestName } from './pkcs12-kdf.js';
-import { MAX_CERTIFICATES, MAX_KEYS, type SourceCertificate, type SourceContents, type SourceKey, type SourceLimits } from './types.js';
+import { checkCounts, MAX_KEYS, type SourceCertificate, type SourceContents, type SourceKey, type SourceLimits } from './types.js';
 
 /**
  * Read a PFX / PKCS#12 container (RFC 7292) into its private keys and
@@ -241,7 +241,7 @@ function readPfx(der: Uint8Array, limits: SourceLimits): Pfx {
  * Bound the work a file can demand beyond one derivation's `maxIterations`:
  * at most {@link MAX_KEYS} password-based derivations (encrypted contents and
  * encrypted keys) besides the MAC, {@link MAX_KEYS} keys and
- * {@link MAX_CERTIFICATES} certificates. Run on the visible structure before
+ * {@link MAX_CERTIFICATES} certificates ({@link checkCounts}). Run on the visible structure before
  * anything is derived, and again on the bags of decrypted contents before
  * their keys are derived.
  *
@@ -256,9 +256,7 @@ function checkBagCounts(contents: readonly Content[], bags: readonly Bag[]): voi
     );
   }
   const keys = bags.filter((b) => b.type !== 'cert').length;
-  if (keys > MAX_KEYS) throw invalidPfx(`it holds ${keys} private keys; a credential has at most ${MAX_KEYS}`);
-  const certificates = bags.length - keys;
-  if (certificates > MAX_CERTIFICATES) throw invalidPfx(`it holds ${certificates} certificates; a credential has at most ${MAX_CERTIFICATES}`);
+  checkCounts(bags.length - keys, keys);
 }
 
 /** `ERR_MALFORMED` for what is wrong with the PKCS#12 file beyond its ASN.1 encoding (which `asn1.ts` checks). */

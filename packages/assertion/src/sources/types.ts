@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import { CredentialError } from '../errors.js';
 
 /**
  * What a source (PEM text, PFX/PKCS#12 container) yields before any pairing
@@ -62,3 +63,16 @@ export const MAX_CERTIFICATES = 100;
  * bounds how many a file can ask for.
  */
 export const MAX_KEYS = 16;
+
+/**
+ * Refuse more than {@link MAX_CERTIFICATES} certificates or {@link MAX_KEYS}
+ * keys, before any is parsed.
+ *
+ * @throws {@link CredentialError} `ERR_MALFORMED`
+ */
+export function checkCounts(certificates: number, keys: number): void {
+  if (certificates > MAX_CERTIFICATES) {
+    throw new CredentialError('ERR_MALFORMED', `The input holds ${certificates} certificates; a credential has at most ${MAX_CERTIFICATES}.`);
+  }
+  if (keys > MAX_KEYS) throw new CredentialError('ERR_MALFORMED', `The input holds ${keys} private keys; a credential has at most ${MAX_KEYS}.`);
+}
