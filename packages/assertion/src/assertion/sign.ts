@@ -151,26 +151,30 @@ export async function createClientAssertion(
   signer: CertificateCredential | ExternalSigner,
   options: ClientAssertionOptions,
 ): Promise<string> {
-  const { now, jti, ...fixed } = options ?? ({} as ClientAssertionOptions);
-  const overrides = now === undefined && jti === undefined ? undefined : { now, jti };
-  if (!(signer instanceof CertificateCredential)) return prepareClientAssertion(signer, fixed).sign(overrides);
-  const prepared = signer[PREPARED](cacheKey(fixed), () => prepareClientAssertion(signer, fixed));
+  const key = signer instanceof CertificateCredential ? cacheKey(options) : undefined;
+  if (key === undefined) {
+    const { now, jti, ...fixed } = options ?? ({} as ClientAssertionOptions);
+    return prepareClientAssertion(signer, fixed).sign(now === undefined && jti === undefined ? undefined : { now, jti });
+  }
+  const credential = signer as CertificateCredential;
+  const prepared = credential[PREPARED](key, () => prepareClientAssertion(credential, options));
   // A small key signs faster here than the thread-pool round trip costs (issue 12).
-  return signer.keyType !== 'RSA' || signer.keySize <= 3072 ? prepared.signSync(overrides) : prepared.sign(overrides);
+  return credential.keyType !== 'RSA' || credential.keySize <= 3072 ? prepared.signSync() : prepared.sign();
 }
 
 /**
- * A key naming these exact option values, or `undefined` when a value is not
- * a primitive (claims) and the options are validated on every call.
+ * A key naming these exact option values, or `undefined` when the options
+ * are validated on every call: a value that is not a primitive (claims, a
+ * `now` date), a per-call `now` or `jti`, or an object that is not a plain one.
  */
 function cacheKey(options: object): string | undefined {
-  const entries: unknown[] = [];
-  for (const [name, value] of Object.entries(options)) {
-    const type = typeof value;
-    if (type !== 'string' && type !== 'number' && type !== 'boolean' && type !== 'undefined') return undefined;
-    entries.push(name, type, value);
+  if (options === null || typeof options !== 'object' || Object.getPrototypeOf(options) !== Object.prototype) return undefined;
+  for (const name in options) {
+    const type = typeof (options as Record<string, unknown>)[name];
+    if (name === 'now' || name === 'jti' || (type !== 'string' && type !== 'number' && type !== 'boolean' && type !== 'undefined')) return undefined;
   }
-  return JSON.stringify(entries);
+  // Primitives only: JSON.stringify names each value exactly (NaN and Infinity, written null, are never valid).
+  return JSON.stringify(options);
 }
 
 /**
@@ -199,29 +203,29 @@ export function prepareClientAssertion(
   if (opts.kid !== undefined) header.kid = opts.kid;
   const headerSegment = Buffer.from(JSON.stringify(header)).toString('base64url');
 
-  /** `base64url(header) '.' base64url(claims)` (RFC 7515 §5.1) as bytes (ASCII). */
-  const signingInput = (overrides: SignOverrides | undefined): Buffer => {
+  /** `base64url(header) '.' base64url(claims)` (RFC 7515 §5.1). */
+  const signingInput = (overrides: SignOverrides | undefined): string => {
     const { now: date, jti = randomUUID() } = overrides === undefined ? NO_OVERRIDES : parseOptions(overridesSchema, overrides, 'sign overrides');
     const now = Math.floor((date?.getTime() ?? Date.now()) / 1000);
     const start = now - opts.clockSkewSeconds;
     const claims = { aud: opts.audience, iss: opts.clientId, sub: opts.clientId, jti, nbf: start, iat: start, exp: now + opts.lifetimeSeconds, ...opts.claims };
-    return Buffer.from(`${headerSegment}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`, 'latin1');
+    return `${headerSegment}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
   };
-  const compact = (input: Buffer, signature: Uint8Array) =>
-    `${input.toString('latin1')}.${Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString('base64url')}`;
+  const compact = (input: string, signature: Uint8Array) =>
+    `${input}.${Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString('base64url')}`;
 
   return {
     algorithm,
     sign: async (overrides) => {
       const input = signingInput(overrides);
-      return compact(input, await signer.sign(input, algorithm));
+      return compact(input, await signer.sign(Buffer.from(input, 'latin1'), algorithm));
     },
     signSync: (overrides) => {
       if (!(signer instanceof CertificateCredential)) {
         throw new CredentialError('ERR_INVALID_OPTIONS', 'An external signer is asynchronous: use sign(), not signSync().');
       }
       const input = signingInput(overrides);
-      return compact(input, signer.signSync(input, algorithm));
+      return compact(input, signer.signSync(Buffer.from(input, 'latin1'), algorithm));
     },
   };
 }
