@@ -368,6 +368,18 @@ describe('absurd key-derivation iteration counts: ERR_ITERATION_LIMIT before any
     }
   });
 
+  it('issue 10: a header line in an ENCRYPTED PRIVATE KEY block no longer bypasses the check (fail closed)', async () => {
+    const text = pem('ENCRYPTED PRIVATE KEY', encryptedKey(pbkdf2Params(20_000_000)));
+    const withHeader = text.replace('-----\n', '-----\nX: 1\n\n');
+    expect(withHeader).toContain('X: 1');
+    for (const passphrase of ['pass', undefined]) {
+      await expectOutcome('loadCredential({pem}) header bypass', 'X: 1 header', () => loadCredential({ pem: leafPem + withHeader, passphrase }), 'ERR_MALFORMED', quick);
+    }
+    // The real fixture, the same header added: refused too, not decrypted by OpenSSL's own PEM reader.
+    const real = fixture('pem-pkcs8-encrypted-aes256.pem').toString('latin1').replace('-----BEGIN ENCRYPTED PRIVATE KEY-----\n', '-----BEGIN ENCRYPTED PRIVATE KEY-----\nX: 1\n\n');
+    await expectOutcome('loadCredential({pem}) header bypass', 'fixture + header', () => loadCredential({ pem: real, passphrase: PASSPHRASE }), 'ERR_MALFORMED', quick);
+  });
+
   it('the encrypted PEM fixtures still load at the default cap, and the scrypt one is refused under its cost', async () => {
     for (const file of ['pem-pkcs8-encrypted-aes256.pem', 'pem-pkcs8-encrypted-scrypt.pem', 'pem-pkcs8-encrypted-pbes1.pem']) {
       await expectOutcome('loadCredential({pem}) absurd iterations', file, () => loadCredential({ pem: fixture(file), passphrase: PASSPHRASE }), 'ok', { maxMs: 2_000, maxBlockMs: 400 });

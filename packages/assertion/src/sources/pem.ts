@@ -1,6 +1,6 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { CredentialError } from '../errors.js';
-import { parseDer, sequence } from './asn1.js';
+import { Type, isUniversal, parseDer, sequence } from './asn1.js';
 import { readEncryption } from './pbe-params.js';
 import { checkCounts, type SourceContents, type SourceLimits } from './types.js';
 
@@ -87,9 +87,15 @@ export function parsePem(text: string, passphrase: string | undefined, limits: S
   checkCounts(blocks.filter((b) => CERTIFICATE_LABELS.has(b.label)).length, blocks.filter((b) => KEY_LABELS.has(b.label)).length);
   for (const block of blocks) {
     if (KEY_LABELS.has(block.label)) {
-      const encrypted = block.label === 'ENCRYPTED PRIVATE KEY' || block.text.includes('Proc-Type: 4,ENCRYPTED');
-      if (block.label === 'ENCRYPTED PRIVATE KEY') checkKeyDerivation(pemBody(block.text), limits);
-      keys.push({ key: decodePrivateKey(block.text, 'pem', passphrase, encrypted) });
+      if (block.label === 'ENCRYPTED PRIVATE KEY') {
+        // OpenSSL gets exactly the DER that was checked, never the PEM text it would re-read its own way.
+        const der = pemBody(block.text);
+        checkKeyDerivation(der, limits);
+        keys.push({ key: decodePrivateKey(der, 'der', passphrase, true) });
+      } else {
+        // Legacy `Proc-Type: 4,ENCRYPTED` keys derive with EVP_BytesToKey, one MD5 pass: no cost to bound.
+        keys.push({ key: decodePrivateKey(block.text, 'pem', passphrase, block.text.includes('Proc-Type: 4,ENCRYPTED')) });
+      }
     }
     else if (CERTIFICATE_LABELS.has(block.label)) certificates.push({ der: decodeCertificate(block.text) });
     else if (!IGNORED_LABELS.has(block.label)) {
@@ -99,9 +105,18 @@ export function parsePem(text: string, passphrase: string | undefined, limits: S
   return { keys, certificates };
 }
 
-/** The DER inside one PEM block (no headers: an ENCRYPTED PRIVATE KEY block has none). */
+/**
+ * The DER inside one ENCRYPTED PRIVATE KEY block. RFC 7468 §11 allows no
+ * headers there, so a block with anything but base64 is refused.
+ *
+ * @throws {@link CredentialError} `ERR_MALFORMED`
+ */
 function pemBody(block: string): Buffer {
-  return Buffer.from(block.replace(/-----(BEGIN|END) [A-Z0-9 ]+-----/g, ''), 'base64');
+  const body = block.replace(/-----(BEGIN|END) [A-Z0-9 ]+-----/g, '').replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body)) {
+    throw new CredentialError('ERR_MALFORMED', 'An ENCRYPTED PRIVATE KEY block holds something other than base64 (RFC 7468 §11 allows no headers).');
+  }
+  return Buffer.from(body, 'base64');
 }
 
 /**
@@ -109,19 +124,23 @@ function pemBody(block: string): Buffer {
  * demands against `maxIterations` before OpenSSL derives anything (it does so
  * synchronously, on the calling thread): the PBKDF2 or PBES1 iteration count,
  * or scrypt's N·r·p (RFC 7914 §7.1), read by `pbe-params.ts`. Anything else
- * that reader refuses, and input that is no EncryptedPrivateKeyInfo, is left
- * to OpenSSL, which reports it.
+ * that reader cannot read is refused (fail closed): the check never lets
+ * OpenSSL derive a key whose cost it has not seen.
  *
- * @throws {@link CredentialError} `ERR_ITERATION_LIMIT`
+ * @throws {@link CredentialError} `ERR_ITERATION_LIMIT`, `ERR_MALFORMED`, `ERR_UNSUPPORTED_FORMAT`
  */
 export function checkKeyDerivation(der: Uint8Array, limits: SourceLimits): void {
   try {
     // EncryptedPrivateKeyInfo ::= SEQUENCE { encryptionAlgorithm AlgorithmIdentifier, encryptedData OCTET STRING }
     // Bytes after it are ignored, as OpenSSL ignores them.
+    // A plain PrivateKeyInfo starts with its INTEGER version and derives nothing.
+    const top = sequence(parseDer(der, 'the private key', true), 'the private key', 2);
+    if (isUniversal(top[0]!, Type.INTEGER)) return;
     const [algorithm] = sequence(parseDer(der, 'the private key', true), 'EncryptedPrivateKeyInfo', 2, 2);
     readEncryption(algorithm!, limits, 'The encrypted private key');
-  } catch (error) {
-    if (error instanceof CredentialError && error.code === 'ERR_ITERATION_LIMIT') throw error;
+  } catch (cause) {
+    if (cause instanceof CredentialError) throw cause;
+    throw new CredentialError('ERR_MALFORMED', 'The encrypted private key could not be parsed.', { cause });
   }
 }
 

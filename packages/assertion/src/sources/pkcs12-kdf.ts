@@ -46,13 +46,6 @@ export function bmpPassword(passphrase: string | undefined): Buffer {
 const SLICE_MS = 6;
 
 /**
- * Derivations run one at a time: hashing is CPU work on the main thread, so
- * interleaving them gains nothing, and running them in turn keeps each
- * uninterrupted block of the event loop within {@link SLICE_MS}.
- */
-let queue: Promise<unknown> = Promise.resolve();
-
-/**
  * Derive `length` bytes with the PKCS#12 KDF (RFC 7292 Appendix B.2).
  *
  * The caller checks `iterations` against its cap before calling.
@@ -64,7 +57,7 @@ let queue: Promise<unknown> = Promise.resolve();
  * @param iterations - the iteration count r (at least 1)
  * @param length - n, the number of bytes wanted
  */
-export function pkcs12Kdf(
+export async function pkcs12Kdf(
   digest: DigestName,
   password: Uint8Array,
   salt: Uint8Array,
@@ -72,19 +65,8 @@ export function pkcs12Kdf(
   iterations: number,
   length: number,
 ): Promise<Buffer> {
-  const run = queue.then(() => derive(digest, password, salt, purpose, iterations, length));
-  queue = run.catch(() => undefined);
-  return run;
-}
-
-async function derive(
-  digest: DigestName,
-  password: Uint8Array,
-  salt: Uint8Array,
-  purpose: KdfPurpose,
-  iterations: number,
-  length: number,
-): Promise<Buffer> {
+  // No process-wide queue: each load's derivations belong to that load, and
+  // each one yields every SLICE_MS, so concurrent loads interleave fairly.
   const { u, v } = DIGESTS[digest];
   const D = Buffer.alloc(v, purpose); // step 1
   const I = Buffer.concat([fill(salt, v), fill(password, v)]); // steps 2-4
