@@ -9,7 +9,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { isFresh, isUsable, refreshAfterTimestamp, TokenCache, usableUntil, type AccessToken, type CacheEntry, type CachedTokenResponse, type TokenSource } from './cache.js';
-import { discoverAuthorizationServer, scopeToResource } from './endpoints.js';
+import { discoverAuthorizationServer } from './discovery.js';
+import { scopeToResource } from './endpoints.js';
 import { TokenRequestError } from './errors.js';
 import { redact, sanitizeError } from './redact.js';
 import type { EventSink } from './events.js';

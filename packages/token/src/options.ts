@@ -5,10 +5,10 @@
  * @module
  */
 import { z } from 'zod';
-import { DEFAULT_AUTHORITY_HOST, entraTokenEndpoint, parseSecureUrl, type EndpointVersion } from './endpoints.js';
+import { DEFAULT_AUTHORITY_HOST, entraTokenEndpoint, type EndpointVersion } from './endpoints.js';
 import { TokenRequestError } from './errors.js';
 import type { TokenLogger } from './events.js';
-import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT_MS } from './request.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT_MS, parseSecureUrl } from './request.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
 import type { TokenStore } from './store.js';
 

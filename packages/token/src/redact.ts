@@ -16,7 +16,7 @@
  */
 
 /** What replaces a removed value. */
-export const REDACTED = '[redacted]';
+const REDACTED = '[redacted]';
 
 const JWT_LIKE = /eyJ[\w-]*(?:\.[\w-]*){0,2}/g;
 const TOKEN_MEMBERS = 'access_token|refresh_token|id_token|client_secret|client_assertion|assertion';

@@ -181,3 +181,20 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefine
     promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
 }
+
+/**
+ * Parse a URL that will receive a client credential.
+ *
+ * @throws {@link TokenRequestError} `ERR_INVALID_OPTIONS` when it is not an absolute `https:` URL (or `http:` on loopback)
+ */
+export function parseSecureUrl(value: string, name: string): URL {
+  const problem = urlProblem(value);
+  if (problem !== undefined) throw new TokenRequestError('ERR_INVALID_OPTIONS', `${name} ${problem}.`);
+  return new URL(value);
+}
+
+/** Why `value` may not receive a client credential or a token, or `undefined`. */
+export function urlProblem(value: string): string | undefined {
+  if (!URL.canParse(value)) return 'is not an absolute URL';
+  return insecureUrlProblem(new URL(value));
+}

@@ -1,5 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { processTokenResponse, TokenRequestError, type HttpResponse } from '@x/token';
+import { TokenRequestError } from '@x/token';
+import type { HttpResponse } from '../src/request.js';
+import { processTokenResponse } from '../src/response.js';
 
 const T0 = 1_700_000_000_000;
 
