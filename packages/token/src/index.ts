@@ -7,8 +7,11 @@
  *
  * The flow, one module per step: credential source (`credentials`,
  * `rotation`) → assertion (`@x/assertion`) → token request (`endpoints`,
- * `request`, `retry`, `response`) → cache (`cache`) → use (`authorized-fetch`),
- * with `events` and `errors` alongside.
+ * `discovery`, `retry`, `response`, all HTTP in `request`, the transport) →
+ * cache policy and level 1 (`cache`) → level 2, an optional shared store
+ * (`store`, `store-lookup`) → use (`authorized-fetch`), with `events`,
+ * `errors` and `redact` alongside. Admin consent: `@x/token/admin-consent`;
+ * the redactor alone: `@x/token/redact`.
  *
  * @packageDocumentation
  */
@@ -23,30 +26,13 @@ export {
 } from './credentials.js';
 export type { TokenCredentialOptions } from './options.js';
 export type { GetTokenOptions } from './client.js';
-export { EXPIRY_MARGIN_MS, refreshAfterTimestamp, type AccessToken } from './cache.js';
-export { processTokenResponse, type TokenResponse } from './response.js';
+export { EXPIRY_MARGIN_MS, type AccessToken, type CachedTokenResponse } from './cache.js';
+export type { TokenResponse } from './response.js';
+export type { TokenStore, TokenStoreKey, TokenStoreRequest, TokenStoreEvent, TokenStoreEventType } from './store.js';
 export { TokenRequestError, TokenErrorCode, isTokenRequestError, type TokenRequestErrorDetails } from './errors.js';
-export {
-  AzureAuthorityHosts,
-  DEFAULT_AUTHORITY_HOST,
-  entraTokenEndpoint,
-  scopeToResource,
-  discoverAuthorizationServer,
-  adminConsentUrl,
-  parseAdminConsentCallback,
-  type EndpointVersion,
-  type AuthorizationServerMetadata,
-  type AdminConsentRequest,
-  type AdminConsentResult,
-} from './endpoints.js';
-export {
-  clientCredentialsGrantBody,
-  postForm,
-  DEFAULT_TIMEOUT_MS,
-  DEFAULT_MAX_RESPONSE_BYTES,
-  type HttpOptions,
-  type HttpResponse,
-} from './request.js';
-export { DEFAULT_RETRY_POLICY, isRetryableStatus, parseRetryAfter, backoffDelay, type RetryPolicy } from './retry.js';
+export { redact, sanitizeError } from './redact.js';
+export { AzureAuthorityHosts, entraTokenEndpoint, scopeToResource, type EndpointVersion } from './endpoints.js';
+export { discoverAuthorizationServer, type AuthorizationServerMetadata } from './discovery.js';
+export { MAX_RETRY_AFTER_MS, type RetryPolicy } from './retry.js';
 export { TOKEN_DIAGNOSTICS_CHANNEL, type TokenEvent, type TokenLogger } from './events.js';
 export { createAuthorizedFetch, type AuthorizedFetchOptions, type RefreshableTokenSource } from './authorized-fetch.js';

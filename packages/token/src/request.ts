@@ -12,7 +12,8 @@
  *
  * @module
  */
-import { redact, sanitizeCause, TokenRequestError } from './errors.js';
+import { TokenRequestError } from './errors.js';
+import { redact, sanitizeError } from './redact.js';
 
 /** Transport options of one exchange. */
 export interface HttpOptions {
@@ -118,7 +119,7 @@ async function exchange(url: string, init: RequestInit, options: HttpOptions, se
     }
     if (options.signal?.aborted) throw abortError();
     throw new TokenRequestError('ERR_NETWORK', `The request to ${displayUrl(url)} failed: ${redact(networkReason(cause), secrets)}.`, {
-      cause: sanitizeCause(cause, 0, secrets),
+      cause: sanitizeError(cause, secrets),
       retryable: true,
     });
   }
@@ -179,4 +180,21 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefine
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
+}
+
+/**
+ * Parse a URL that will receive a client credential.
+ *
+ * @throws {@link TokenRequestError} `ERR_INVALID_OPTIONS` when it is not an absolute `https:` URL (or `http:` on loopback)
+ */
+export function parseSecureUrl(value: string, name: string): URL {
+  const problem = urlProblem(value);
+  if (problem !== undefined) throw new TokenRequestError('ERR_INVALID_OPTIONS', `${name} ${problem}.`);
+  return new URL(value);
+}
+
+/** Why `value` may not receive a client credential or a token, or `undefined`. */
+export function urlProblem(value: string): string | undefined {
+  if (!URL.canParse(value)) return 'is not an absolute URL';
+  return insecureUrlProblem(new URL(value));
 }

@@ -1,14 +1,25 @@
 /**
- * The credentials are `@azure/core-auth` `TokenCredential`s: checked by the
- * compiler (`tsc --noEmit` on this file, below) and at run time with
- * `isTokenCredential`.
+ * Type tests: the credentials are `@azure/core-auth` `TokenCredential`s, and
+ * the public types say what they promise. Checked by the compiler (`tsc
+ * --noEmit` on this file, below: `expectTypeOf` and `@ts-expect-error` lines
+ * that must not compile) and at run time with `isTokenCredential`.
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { isTokenCredential, type AccessToken as AzureAccessToken, type TokenCredential } from '@azure/core-auth';
 import { expect, expectTypeOf, test } from 'vitest';
-import { ClientAssertionCredential, ClientCertificateCredential, ClientSecretCredential, type AccessToken } from '../src/index.js';
+import {
+  ClientAssertionCredential,
+  ClientCertificateCredential,
+  ClientSecretCredential,
+  type AccessToken,
+  type CachedTokenResponse,
+  type TokenCredentialOptions,
+  type TokenResponse,
+  type TokenStore,
+  type TokenStoreRequest,
+} from '../src/index.js';
 
 const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 
@@ -18,12 +29,25 @@ const credentials: TokenCredential[] = [
   new ClientAssertionCredential('tenant', 'client', async () => 'assertion'),
   new ClientSecretCredential('tenant', 'client', 'secret'),
 ];
-const token: AzureAccessToken = {} as AccessToken;
 
-test('isTokenCredential accepts every credential', () => {
+// Must not compile (tsc fails on an unused @ts-expect-error, so each line is checked both ways):
+// @ts-expect-error only Bearer tokens are handed out until a binding (DPoP, mTLS) is supported
+const pop: AccessToken['tokenType'] = 'pop';
+// @ts-expect-error a TokenStore needs lookup()
+const noLookup: TokenStore = { close: async () => {} };
+// @ts-expect-error refreshAfterTimestamp is the cache's policy, not part of a stored TokenResponse
+const stored: TokenResponse['refreshAfterTimestamp'] = 0;
+
+test('every credential is an Azure TokenCredential, at run time and in its types', () => {
   expect(credentials.every(isTokenCredential)).toBe(true);
   expectTypeOf<AccessToken>().toExtend<AzureAccessToken>();
-  expect(token).toBeDefined();
+  expectTypeOf<ClientCertificateCredential['getToken']>().toExtend<TokenCredential['getToken']>();
+  expectTypeOf<ClientCertificateCredential['getToken']>().returns.resolves.toEqualTypeOf<AccessToken>();
+  expectTypeOf<ClientCertificateCredential['getTokenResponse']>().returns.resolves.toEqualTypeOf<CachedTokenResponse>();
+  expectTypeOf<CachedTokenResponse>().toExtend<TokenResponse>();
+  expectTypeOf<TokenCredentialOptions['tokenStore']>().toEqualTypeOf<TokenStore | undefined>();
+  expectTypeOf<TokenStore['lookup']>().parameter(0).toEqualTypeOf<TokenStoreRequest>();
+  expect([pop, noLookup, stored]).toHaveLength(3);
 });
 
 test('tsc --noEmit: this file compiles against @azure/core-auth', async () => {

@@ -1,12 +1,11 @@
 import { describe, expect, test } from 'vitest';
+import { adminConsentUrl, parseAdminConsentCallback } from '../src/admin-consent.js'; // published as @x/token/admin-consent
 import {
-  adminConsentUrl,
   AzureAuthorityHosts,
   ClientAssertionCredential,
   ClientCertificateCredential,
   ClientSecretCredential,
   entraTokenEndpoint,
-  parseAdminConsentCallback,
   scopeToResource,
   TokenRequestError,
 } from '@x/token';

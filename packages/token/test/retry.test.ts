@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { backoffDelay, DEFAULT_RETRY_POLICY, isRetryableStatus, parseRetryAfter, TokenRequestError } from '@x/token';
+import { TokenRequestError } from '@x/token';
+import { backoffDelay, DEFAULT_RETRY_POLICY, isRetryableStatus, parseRetryAfter } from '../src/retry.js';
 import { withRetries } from '../src/retry.js';
 
 describe('Retry-After (RFC 9110 §10.2.3)', () => {
