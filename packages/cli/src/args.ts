@@ -34,8 +34,6 @@ export interface CommandInput {
 /** A subcommand: its options, usage, help text and implementation. */
 export interface Command {
   readonly name: string;
-  /** One line for the global help. */
-  readonly summary: string;
   /** The usage line, printed after a usage error. */
   readonly usage: string;
   /** The full `--help` text (without the usage line). */

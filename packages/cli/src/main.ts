@@ -7,16 +7,30 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseCommandLine, shownArgument, type Command, type RunContext } from './args.js';
-import { inspectCommand } from './commands/inspect.js';
-import { jwksCommand } from './commands/jwks.js';
-import { signCommand } from './commands/sign.js';
-import { thumbprintCommand } from './commands/thumbprint.js';
-import { tokenCommand } from './commands/token.js';
 import { CliError, ExitCode, UsageError } from './errors.js';
 import { processIo, type Io } from './io.js';
 
+/**
+ * A subcommand as the dispatcher knows it: its name and help summary, and how
+ * to load its code. Only the command that runs is imported (with the library
+ * modules it needs), so a `thumbprint` process does not load the signing,
+ * verification or token code.
+ */
+export interface CommandEntry {
+  readonly name: string;
+  /** One line for the global help. */
+  readonly summary: string;
+  load(): Promise<Command>;
+}
+
 /** Every subcommand, in help order. */
-export const COMMANDS: readonly Command[] = [thumbprintCommand, signCommand, inspectCommand, jwksCommand, tokenCommand];
+export const COMMANDS: readonly CommandEntry[] = [
+  { name: 'thumbprint', summary: 'show x5t, x5t#S256, SHA-1/SHA-256 thumbprints, subject, issuer and validity', load: async () => (await import('./commands/thumbprint.js')).thumbprintCommand },
+  { name: 'sign', summary: 'print a signed JWT client assertion (RFC 7523) for a client id and token endpoint', load: async () => (await import('./commands/sign.js')).signCommand },
+  { name: 'inspect', summary: 'decode a JWT client assertion (times in ISO 8601); verify it with --cert', load: async () => (await import('./commands/inspect.js')).inspectCommand },
+  { name: 'jwks', summary: 'print a JWKS (or Entra keyCredentials with --entra) for one or more certificates', load: async () => (await import('./commands/jwks.js')).jwksCommand },
+  { name: 'token', summary: 'get an access token (client credentials grant, certificate client assertion)', load: async () => (await import('./commands/token.js')).tokenCommand },
+];
 
 const MAIN_USAGE = 'usage: x-assertion <thumbprint|sign|inspect|jwks|token> [options]   (x-assertion --help)';
 
@@ -83,8 +97,9 @@ async function dispatch(ctx: RunContext, argv: string[]): Promise<number> {
     if (name === undefined) return writeOut(ctx, globalHelp());
     args.unshift('--help');
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) throw new UsageError(`Unknown command ${shownArgument(name)}.`, MAIN_USAGE);
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) throw new UsageError(`Unknown command ${shownArgument(name)}.`, MAIN_USAGE);
+  const command = await entry.load();
   const { values, positionals } = parseCommandLine(command, args);
   if (values.debug) ctx.debug = true;
   if (values.help) return writeOut(ctx, `${command.usage}\n\n${command.help}\n`);

@@ -68,7 +68,6 @@ function textBlock(title: string, obj: Record<string, unknown>, times: Record<st
 /** The `inspect` command. */
 export const inspectCommand: Command = {
   name: 'inspect',
-  summary: 'decode a JWT client assertion (times in ISO 8601); verify it with --cert',
   usage,
   help: `Decode a JWT client assertion: header and claims, with iat/nbf/exp also
 shown as ISO 8601 UTC times. Give the JWT as an argument, or '-' to read it

@@ -53,7 +53,6 @@ function fits(cert: CertificateInfo, alg: JwsAlgorithm): boolean {
 /** The `jwks` command. */
 export const jwksCommand: Command = {
   name: 'jwks',
-  summary: 'print a JWKS (or Entra keyCredentials with --entra) for one or more certificates',
   usage,
   help: `Print the public keys of one or more certificates as a JSON Web Key Set
 ({"keys":[...]}), to register with an authorization server; during a key

@@ -27,7 +27,6 @@ const THUMBPRINTS: readonly ThumbprintHeader[] = ['x5t', 'x5t#S256', 'both'];
 /** The `sign` command. */
 export const signCommand: Command = {
   name: 'sign',
-  summary: 'print a signed JWT client assertion (RFC 7523) for a client id and token endpoint',
   usage,
   help: `Sign a JWT client assertion (RFC 7523; Microsoft Entra ID certificate
 credentials) and print the compact JWT alone on stdout.

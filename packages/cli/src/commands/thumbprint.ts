@@ -13,7 +13,6 @@ const usage = 'usage: x-assertion thumbprint <file> [--key <file>] [--json]';
 /** The `thumbprint` command. */
 export const thumbprintCommand: Command = {
   name: 'thumbprint',
-  summary: 'show x5t, x5t#S256, SHA-1/SHA-256 thumbprints, subject, issuer and validity',
   usage,
   help: `Show a certificate's thumbprints, subject, issuer and validity period.
 

@@ -16,7 +16,6 @@ const usage =
 /** The `token` command. */
 export const tokenCommand: Command = {
   name: 'token',
-  summary: 'get an access token (client credentials grant, certificate client assertion)',
   usage,
   help: `Get an access token by the OAuth 2.0 client credentials grant, authenticating
 with a JWT client assertion signed by the certificate's key, and print the
