@@ -123,6 +123,24 @@ export function requireString(values: OptionValues, name: string, usage: string,
 }
 
 /**
+ * An option naming a token endpoint (the `aud` of a client assertion): an
+ * absolute `https:` URL, or `http:` to a loopback host (`localhost`,
+ * `127.0.0.0/8`, `[::1]`) for tests — the rule `@x/token` applies before it
+ * sends a credential (RFC 6749 §3.2 requires TLS).
+ *
+ * @throws {@link UsageError} for anything else, or a URL with user info or a fragment
+ */
+export function optEndpointUrl(values: OptionValues, name: string, usage: string): string | undefined {
+  const v = optString(values, name);
+  if (v === undefined) return undefined;
+  const url = URL.canParse(v) ? new URL(v) : undefined;
+  const loopback = url !== undefined && (url.hostname === 'localhost' || url.hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(url.hostname));
+  const ok = url !== undefined && url.username === '' && url.password === '' && url.hash === '' && (url.protocol === 'https:' || (url.protocol === 'http:' && loopback));
+  if (!ok) throw new UsageError(`--${name} must be an absolute https: URL (http: only to localhost, 127.0.0.0/8 or [::1]), without user info or fragment.`, usage);
+  return v;
+}
+
+/**
  * A string option restricted to a list of choices.
  *
  * @throws {@link UsageError} for any other value

@@ -103,7 +103,42 @@ async function dispatch(ctx: RunContext, argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandLine(command, args);
   if (values.debug) ctx.debug = true;
   if (values.help) return writeOut(ctx, `${command.usage}\n\n${command.help}\n`);
-  return command.run({ ctx, values, positionals });
+  try {
+    return await command.run({ ctx, values, positionals });
+  } catch (e) {
+    throw inFlagTerms(e, command.usage);
+  }
+}
+
+/**
+ * Library option names and the flags that set them. The CLI passes every
+ * value on to `@x/assertion` / `@x/token`, which hold the policy (algorithm
+ * table, lifetime limit, URL rules); their messages are reworded here so the
+ * user reads the flag they typed.
+ */
+const FLAG_OF: ReadonlyArray<[RegExp, string]> = [
+  [/\bkeyPath\b/g, '--key'],
+  [/\blifetimeSeconds\b/g, '--lifetime'],
+  [/\bclientId\b/g, '--client-id'],
+  [/\bincludeX5c\b/g, '--x5c'],
+  [/\btokenEndpoint\b/g, '--token-endpoint'],
+  [/\bauthorityHost\b/g, '--authority-host'],
+  [/\btenantId\b/g, '--tenant'],
+  [/\b(algorithm|audience|thumbprint|kid|issuer|resource): /g, '--$1: '],
+  [/\bAlgorithm (\S+) needs\b/g, '--alg $1 needs'],
+];
+
+/**
+ * A library error as the user should read it: option names replaced by flags;
+ * a bad option value (`ERR_INVALID_OPTIONS`) is a usage error like any other
+ * bad command line (exit 2, `ERR_USAGE`).
+ */
+function inFlagTerms(e: unknown, usage: string): unknown {
+  if (!(e instanceof Error) || e instanceof CliError) return e;
+  const message = FLAG_OF.reduce((m, [pattern, flag]) => m.replace(pattern, flag), e.message);
+  if ((e as { code?: unknown }).code === 'ERR_INVALID_OPTIONS') return new UsageError(message, usage, { cause: e });
+  if (message !== e.message) e.message = message;
+  return e;
 }
 
 function writeOut(ctx: RunContext, text: string): number {

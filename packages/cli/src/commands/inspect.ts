@@ -5,7 +5,7 @@
  * @module
  */
 import { verifyClientAssertion } from '@x/assertion';
-import { PASSPHRASE_HELP, PASSPHRASE_OPTIONS, optString, passphraseSource, type Command } from '../args.js';
+import { PASSPHRASE_HELP, PASSPHRASE_OPTIONS, optEndpointUrl, optString, passphraseSource, type Command } from '../args.js';
 import { isoSeconds, loadCertificateFromFile } from '../certs.js';
 import { CliError } from '../errors.js';
 import { printJson, readAll } from '../io.js';
@@ -92,6 +92,7 @@ ${PASSPHRASE_HELP}`,
   },
   positionals: { min: 1, max: 1, names: '<jwt|->' },
   async run({ ctx, values, positionals }) {
+    const audience = optEndpointUrl(values, 'audience', usage);
     const arg = positionals[0]!;
     const jwt = (arg === '-' ? await readAll(ctx.io.stdin) : arg).trim();
     const { header, claims } = decodeJwt(jwt);
@@ -103,7 +104,6 @@ ${PASSPHRASE_HELP}`,
       const passphrase = await passphraseSource(ctx, values, usage);
       const cert = await loadCertificateFromFile(certPath, { passphrase });
       const clientId = optString(values, 'client-id');
-      const audience = optString(values, 'audience');
       const report = await verifyClientAssertion(jwt, cert, {
         ...(clientId === undefined ? {} : { clientId }),
         ...(audience === undefined ? {} : { audience }),

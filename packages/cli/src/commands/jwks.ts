@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { CertificateInfo, JwsAlgorithm } from '@x/assertion';
 import { PASSPHRASE_HELP, PASSPHRASE_OPTIONS, optChoice, passphraseSource, type Command } from '../args.js';
 import { formatDn, isoSeconds, loadCertificateFromFile } from '../certs.js';
-import { CliError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { printJson } from '../io.js';
 import { ALGORITHMS } from './sign.js';
 
@@ -78,7 +78,7 @@ ${PASSPHRASE_HELP}`,
     for (const path of positionals) {
       const cert = await loadCertificateFromFile(path, { passphrase });
       if (alg !== undefined && !fits(cert, alg)) {
-        throw new CliError('ERR_ALG_MISMATCH', `--alg ${alg} does not fit the ${cert.keyType} key of ${path}.`);
+        throw new UsageError(`--alg ${alg} does not fit the ${cert.keyType} key of ${path}.`, usage);
       }
       if (values.entra && cert.keyType !== 'RSA') {
         ctx.io.stderr.write(`x-assertion: warning: ${path}: Microsoft Entra ID accepts RSA certificates only for client credentials\n`);

@@ -8,6 +8,7 @@ import {
   PASSPHRASE_HELP,
   PASSPHRASE_OPTIONS,
   optChoice,
+  optEndpointUrl,
   optPositiveInt,
   optString,
   passphraseSource,
@@ -38,7 +39,7 @@ valid certificate is refused.
 Options:
   --client-id <id>          client (application) id: iss and sub (required)
   --audience <url>          aud: the token endpoint URL, exactly (required)
-  --lifetime <s>            seconds until exp (default 300, at most 3600)
+  --lifetime <s>            seconds until exp (default 300; at most @x/assertion's limit)
   --alg <alg>               ${ALGORITHMS.join(', ')}
                             (default PS256 for RSA, ES256/384/512 by curve, EdDSA)
   --thumbprint <which>      x5t, x5t#S256 or both (default both)
@@ -61,7 +62,8 @@ ${PASSPHRASE_HELP}`,
   positionals: { min: 1, max: 1, names: '<file>' },
   async run({ ctx, values, positionals }) {
     const clientId = requireString(values, 'client-id', usage);
-    const audience = requireString(values, 'audience', usage);
+    requireString(values, 'audience', usage);
+    const audience = optEndpointUrl(values, 'audience', usage)!;
     const lifetimeSeconds = optPositiveInt(values, 'lifetime', usage);
     const algorithm = optChoice(values, 'alg', ALGORITHMS, usage);
     const thumbprint = optChoice(values, 'thumbprint', THUMBPRINTS, usage);
