@@ -68,11 +68,11 @@ export function describeKey(key: KeyObject): { keyType: KeyType; keySize: number
 }
 
 /**
- * Parse one DER certificate: the one X.509 parser of this package.
+ * Parse one certificate (DER, or one PEM block): the one X.509 parser of this package.
  *
  * @throws {@link CredentialError} `ERR_MALFORMED`
  */
-export function parseCertificate(der: Uint8Array): X509Certificate {
+export function parseCertificate(der: Uint8Array | string): X509Certificate {
   try {
     return new X509Certificate(der);
   } catch (cause) {

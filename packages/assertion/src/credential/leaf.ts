@@ -19,8 +19,13 @@ import { parseCertificate } from './certificate.js';
  */
 
 /** A certificate of the input, parsed once. */
-interface Candidate extends SourceCertificate {
+export interface Candidate extends SourceCertificate {
   readonly x509: X509Certificate;
+}
+
+/** Parse each certificate once for the leaf rule. */
+export function candidates(certificates: readonly SourceCertificate[]): Candidate[] {
+  return certificates.map((c) => ({ ...c, x509: parseCertificate(c.der) }));
 }
 
 /** A key paired with its leaf, and the chain (leaf first, DER). */
@@ -36,8 +41,7 @@ export interface Pairing {
  * @param now - the time "currently valid" refers to
  * @throws {@link CredentialError} `ERR_KEY_MISMATCH` when no certificate carries any key, `ERR_MALFORMED`
  */
-export function pairLeaf(keys: readonly SourceKey[], certificates: readonly SourceCertificate[], now: Date): Pairing {
-  const parsed = certificates.map((c): Candidate => ({ ...c, x509: parseCertificate(c.der) }));
+export function pairLeaf(keys: readonly SourceKey[], parsed: readonly Candidate[], now: Date): Pairing {
   for (const key of keys) {
     const matches = parsed.filter((c) => carriesKey(c.x509, key.key));
     if (matches.length === 0) continue;
@@ -47,7 +51,7 @@ export function pairLeaf(keys: readonly SourceKey[], certificates: readonly Sour
   }
   throw new CredentialError(
     'ERR_KEY_MISMATCH',
-    `None of the ${certificates.length} certificate(s) carries the public key of the private key: the key and certificate do not belong together.`,
+    `None of the ${parsed.length} certificate(s) carries the public key of the private key: the key and certificate do not belong together.`,
   );
 }
 
@@ -70,28 +74,18 @@ function better(a: readonly number[], b: readonly number[]): boolean {
  *
  * @throws {@link CredentialError} `ERR_AMBIGUOUS_LEAF`, `ERR_MALFORMED`
  */
-export function endEntityChain(certificates: readonly Uint8Array[]): Uint8Array[] {
-  if (certificates.length === 1) return [certificates[0]!];
-  const parsed = certificates.map((der) => ({ der, x509: parseCertificate(der) }));
+export function endEntityChain(parsed: readonly Candidate[]): Uint8Array[] {
+  if (parsed.length === 1) return [parsed[0]!.der];
   const distinct = parsed.filter((c, i) => parsed.findIndex((o) => o.x509.fingerprint256 === c.x509.fingerprint256) === i);
-  const issuedNothing = distinct.filter((c) => !c.x509.ca && !distinct.some((o) => o !== c && issued(c.x509, o.x509)));
+  const issuedNothing = distinct.filter((c) => !c.x509.ca && !distinct.some((o) => o !== c && o.x509.checkIssued(c.x509)));
   if (issuedNothing.length !== 1) {
     throw new CredentialError(
       'ERR_AMBIGUOUS_LEAF',
-      `The ${certificates.length} certificates hold ${issuedNothing.length === 0 ? 'no' : issuedNothing.length} end-entity certificates (ones that issued no other certificate of the bundle): give the private key too, or only the leaf and its issuers.`,
+      `The ${parsed.length} certificates hold ${issuedNothing.length === 0 ? 'no' : issuedNothing.length} end-entity certificates (ones that issued no other certificate of the bundle): give the private key too, or only the leaf and its issuers.`,
     );
   }
   const leaf = issuedNothing[0]!;
   return [leaf.der, ...parsed.filter((c) => c.x509.fingerprint256 !== leaf.x509.fingerprint256).map((c) => c.der)];
-}
-
-/** Whether `issuer` issued `subject`: names match and its key verifies the signature. */
-function issued(issuer: X509Certificate, subject: X509Certificate): boolean {
-  try {
-    return subject.checkIssued(issuer) && subject.verify(issuer.publicKey);
-  } catch {
-    return false;
-  }
 }
 
 /** `checkPrivateKey`, which throws for a certificate whose public key cannot be decoded. */

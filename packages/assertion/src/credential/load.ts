@@ -3,9 +3,9 @@ import { CredentialError } from '../errors.js';
 import { checkKeyDerivation, decodeCertificate, decodePrivateKey, looksLikePem, parsePem, pemBlocks } from '../sources/pem.js';
 import { parsePfx } from '../sources/pfx.js';
 import { checkCounts, DEFAULT_MAX_ITERATIONS, type SourceContents, type SourceLimits } from '../sources/types.js';
-import { CertificateCredential, CertificateInfo } from './certificate.js';
+import { CertificateCredential, CertificateInfo, parseCertificate } from './certificate.js';
 import { asText, checkInput, checkSize, detectContainer, notPem, readCredentialFile, shownPath, toDer, type CredentialInput } from './input.js';
-import { endEntityChain, pairLeaf } from './leaf.js';
+import { candidates, endEntityChain, pairLeaf } from './leaf.js';
 import { parseOptions } from './options.js';
 import { checkPolicy } from './policy.js';
 
@@ -90,7 +90,7 @@ export async function loadCredential(input: CredentialInput, options: LoadOption
     throw new CredentialError('ERR_NO_INTEGRITY', 'The PKCS#12 file has no MAC: its contents are not protected against changes (requireIntegrity).');
   }
   const now = opts.now ?? new Date();
-  const { key, chain } = pairLeaf(checkContents(contents).keys, contents.certificates, now);
+  const { key, chain } = pairLeaf(checkContents(contents).keys, candidates(contents.certificates), now);
   const credential = new CertificateCredential(key.key, chain, 'pfx' in input ? contents.integrity : undefined);
   checkPolicy(credential, opts.ignoreValidityPeriod ? undefined : now);
   return credential;
@@ -140,14 +140,17 @@ export function loadCertificate(input: string | Uint8Array): CertificateInfo {
   const text = asText(input);
   if (text === undefined || !looksLikePem(text)) return new CertificateInfo([decodeCertificate(toDer(input))]);
   const blocks = pemBlocks(text);
-  const certificates = blocks.filter((b) => b.label === 'CERTIFICATE').map((b) => b.text);
+  const certificates = blocks.filter((b) => b.label === 'CERTIFICATE');
   const keys = blocks.filter((b) => /^(RSA |EC )?PRIVATE KEY$/.test(b.label) && !b.text.includes('Proc-Type: 4,ENCRYPTED'));
   checkCounts(certificates.length, keys.length);
-  const ders = certificates.map((c) => decodeCertificate(c));
-  if (ders.length === 0) throw new CredentialError('ERR_NO_CERTIFICATE', 'The PEM text holds no CERTIFICATE block.');
-  if (keys.length === 0) return new CertificateInfo(endEntityChain(ders));
+  if (certificates.length === 0) throw new CredentialError('ERR_NO_CERTIFICATE', 'The PEM text holds no CERTIFICATE block.');
+  const parsed = certificates.map((b) => {
+    const x509 = parseCertificate(b.text);
+    return { der: x509.raw, x509 };
+  });
+  if (keys.length === 0) return new CertificateInfo(endEntityChain(parsed));
   const sourceKeys = keys.map((k) => ({ key: decodePrivateKey(k.text, 'pem', undefined, false) }));
-  return new CertificateInfo(pairLeaf(sourceKeys, ders.map((der) => ({ der })), new Date()).chain);
+  return new CertificateInfo(pairLeaf(sourceKeys, parsed, new Date()).chain);
 }
 
 /** Read the keys and certificates of one input, bounded by `limits`. */
