@@ -7,7 +7,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError, CliError } from './errors.js';
-import { promptSecret, readUserFile, type Io } from './io.js';
+import { promptSecret, type Io } from './io.js';
 
 /** Option definitions in `node:util` `parseArgs` form. */
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
@@ -51,10 +51,11 @@ export const COMMON_OPTIONS = {
   debug: { type: 'boolean' },
 } as const satisfies OptionSpec;
 
-/** Options of commands that may open an encrypted container. */
+/** Options of commands that may open an encrypted container (a PFX, an encrypted key). */
 export const PASSPHRASE_OPTIONS = {
   'passphrase-env': { type: 'string' },
   'passphrase-file': { type: 'string' },
+  'require-integrity': { type: 'boolean' },
 } as const satisfies OptionSpec;
 
 /** Help lines describing {@link PASSPHRASE_OPTIONS}. */
@@ -62,7 +63,9 @@ export const PASSPHRASE_HELP = `  --passphrase-env <NAME>   read the PFX / key p
   --passphrase-file <path>  read the passphrase from a file (one trailing newline is dropped)
                             Without either, a passphrase is prompted for (no echo) when stdin
                             is a terminal, and never otherwise. Passphrases are never accepted
-                            as command-line arguments.`;
+                            as command-line arguments.
+  --require-integrity       refuse a PFX without a MAC (ERR_NO_INTEGRITY); without it,
+                            such a file loads with a warning on stderr`;
 
 /**
  * Parse a command's arguments strictly.
@@ -211,9 +214,10 @@ export async function passphraseSource(
   if (file !== undefined) {
     let text: string;
     try {
-      text = (await readUserFile(file, 'passphrase file')).toString('utf8');
+      const { readCredentialFile } = await import('@x/assertion');
+      text = Buffer.from(await readCredentialFile(file)).toString('utf8');
     } catch (e) {
-      throw new CliError('ERR_PASSPHRASE_SOURCE', (e as Error).message);
+      throw new CliError('ERR_PASSPHRASE_SOURCE', `--passphrase-file: ${(e as Error).message}`);
     }
     return { value: keep(text.replace(/\r?\n$/, '')), prompt: undefined };
   }

@@ -124,7 +124,9 @@ const FLAG_OF: ReadonlyArray<[RegExp, string]> = [
   [/\btokenEndpoint\b/g, '--token-endpoint'],
   [/\bauthorityHost\b/g, '--authority-host'],
   [/\btenantId\b/g, '--tenant'],
-  [/\b(algorithm|audience|thumbprint|kid|issuer|resource): /g, '--$1: '],
+  [/\brequireIntegrity\b/g, '--require-integrity'],
+  [/\balgorithm: /g, '--alg: '],
+  [/\b(audience|thumbprint|kid|issuer|resource): /g, '--$1: '],
   [/\bAlgorithm (\S+) needs\b/g, '--alg $1 needs'],
 ];
 

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { PASSPHRASE_HELP, PASSPHRASE_OPTIONS, optString, passphraseSource, type Command } from '../args.js';
-import { certificateSummary, loadCertificateFromFile } from '../certs.js';
+import { PASSPHRASE_HELP, PASSPHRASE_OPTIONS, optString, type Command } from '../args.js';
+import { certificateSummary, credentialFlags, loadCertificateFromFile } from '../certs.js';
 import { printJson } from '../io.js';
 
 const usage = 'usage: x-assertion thumbprint <file> [--key <file>] [--json]';
@@ -16,8 +16,9 @@ export const thumbprintCommand: Command = {
   usage,
   help: `Show a certificate's thumbprints, subject, issuer and validity period.
 
-<file> is a PEM or DER certificate, a PEM bundle (its first certificate is
-shown; no key or passphrase is needed), or a PFX/PKCS#12 container (the
+<file> is a PEM or DER certificate, a PEM bundle (the leaf is shown: the
+certificate of the key in the bundle, else the one that issued no other
+certificate; no passphrase is needed), or a PFX/PKCS#12 container (the
 passphrase is needed when it is encrypted). The validity period is shown,
 not enforced.
 
@@ -28,8 +29,7 @@ ${PASSPHRASE_HELP}`,
   options: { key: { type: 'string' }, json: { type: 'boolean' }, ...PASSPHRASE_OPTIONS },
   positionals: { min: 1, max: 1, names: '<file>' },
   async run({ ctx, values, positionals }) {
-    const passphrase = await passphraseSource(ctx, values, usage);
-    const cert = await loadCertificateFromFile(positionals[0]!, { keyPath: optString(values, 'key'), passphrase });
+    const cert = await loadCertificateFromFile(positionals[0]!, await credentialFlags(ctx, values, usage), optString(values, 'key'));
     const summary = certificateSummary(cert);
     if (values.json) {
       printJson(ctx.io, summary);
