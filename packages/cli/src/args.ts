@@ -160,13 +160,14 @@ export function optChoice<T extends string>(values: OptionValues, name: string, 
 /**
  * A positive integer option.
  *
+ * @param unit - what it counts, for the message
  * @throws {@link UsageError} for anything but a positive decimal integer
  */
-export function optPositiveInt(values: OptionValues, name: string, usage: string): number | undefined {
+export function optPositiveInt(values: OptionValues, name: string, usage: string, unit = 'seconds'): number | undefined {
   const v = optString(values, name);
   if (v === undefined) return undefined;
   if (!/^[0-9]+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) {
-    throw new UsageError(`--${name} must be a positive integer number of seconds (got '${v}').`, usage);
+    throw new UsageError(`--${name} must be a positive integer number of ${unit} (got '${v}').`, usage);
   }
   return Number(v);
 }

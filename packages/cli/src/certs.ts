@@ -16,6 +16,7 @@ import {
   type CertificateInfo,
 } from '@x/assertion';
 import { passphraseSource, type OptionValues, type PassphraseSource, type RunContext } from './args.js';
+import { printJson, type Io } from './io.js';
 
 /**
  * How one command run opens credential files: the passphrase source, whether
@@ -146,4 +147,23 @@ export function certificateSummary(cert: CertificateInfo, now = new Date()): Rec
     sha256: cert.thumbprints.sha256Hex,
     chainLength: cert.chain.length,
   };
+}
+
+/** Print a certificate's summary: {@link certificateSummary} as JSON, or as aligned text lines. */
+export function printSummary(io: Io, cert: CertificateInfo, json: boolean): void {
+  const summary = certificateSummary(cert);
+  if (json) return printJson(io, summary);
+  const rows: Array<[string, unknown]> = [
+    ['subject', summary.subject],
+    ['issuer', summary.issuer],
+    ['serial', summary.serialNumber],
+    ['not before', summary.notBefore],
+    ['not after', `${summary.notAfter as string}${summary.validNow ? '' : '  (not valid now)'}`],
+    ['key', `${cert.keyType}${cert.keyType === 'RSA' ? ` ${cert.keySize}` : cert.curve ? ` ${cert.curve}` : ''}`],
+    ['sha1', summary.sha1],
+    ['sha256', summary.sha256],
+    ['x5t', summary.x5t],
+    ['x5t#S256', summary['x5t#S256']],
+  ];
+  io.stdout.write(rows.map(([k, v]) => `${`${k}:`.padEnd(12)}${String(v)}\n`).join(''));
 }

@@ -30,9 +30,10 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'inspect', summary: 'decode a JWT client assertion (times in ISO 8601); verify it with --cert', load: async () => (await import('./commands/inspect.js')).inspectCommand },
   { name: 'jwks', summary: 'print a JWKS (or Entra keyCredentials with --entra) for one or more certificates', load: async () => (await import('./commands/jwks.js')).jwksCommand },
   { name: 'token', summary: 'get an access token (client credentials grant, certificate client assertion)', load: async () => (await import('./commands/token.js')).tokenCommand },
+  { name: 'create-certificate', summary: 'make a key pair and self-signed certificate, written as a PFX (no openssl needed)', load: async () => (await import('./commands/create-certificate.js')).createCertificateCommand },
 ];
 
-const MAIN_USAGE = 'usage: x-assertion <thumbprint|sign|inspect|jwks|token> [options]   (x-assertion --help)';
+const MAIN_USAGE = 'usage: x-assertion <thumbprint|sign|inspect|jwks|token|create-certificate> [options]   (x-assertion --help)';
 
 function globalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;

@@ -5,8 +5,7 @@
  * @module
  */
 import { PASSPHRASE_HELP, PASSPHRASE_OPTIONS, optString, type Command } from '../args.js';
-import { certificateSummary, credentialFlags, loadCertificateFromFile } from '../certs.js';
-import { printJson } from '../io.js';
+import { credentialFlags, loadCertificateFromFile, printSummary } from '../certs.js';
 
 const usage = 'usage: x-assertion thumbprint <file> [--key <file>] [--json]';
 
@@ -30,24 +29,7 @@ ${PASSPHRASE_HELP}`,
   positionals: { min: 1, max: 1, names: '<file>' },
   async run({ ctx, values, positionals }) {
     const cert = await loadCertificateFromFile(positionals[0]!, await credentialFlags(ctx, values, usage), optString(values, 'key'));
-    const summary = certificateSummary(cert);
-    if (values.json) {
-      printJson(ctx.io, summary);
-      return 0;
-    }
-    const rows: Array<[string, unknown]> = [
-      ['subject', summary.subject],
-      ['issuer', summary.issuer],
-      ['serial', summary.serialNumber],
-      ['not before', summary.notBefore],
-      ['not after', `${summary.notAfter as string}${summary.validNow ? '' : '  (not valid now)'}`],
-      ['key', `${cert.keyType}${cert.keyType === 'RSA' ? ` ${cert.keySize}` : cert.curve ? ` ${cert.curve}` : ''}`],
-      ['sha1', summary.sha1],
-      ['sha256', summary.sha256],
-      ['x5t', summary.x5t],
-      ['x5t#S256', summary['x5t#S256']],
-    ];
-    ctx.io.stdout.write(rows.map(([k, v]) => `${`${k}:`.padEnd(12)}${String(v)}\n`).join(''));
+    printSummary(ctx.io, cert, values.json === true);
     return 0;
   },
 };
