@@ -126,6 +126,7 @@ const FLAG_OF: ReadonlyArray<[RegExp, string]> = [
   [/\bauthorityHost\b/g, '--authority-host'],
   [/\btenantId\b/g, '--tenant'],
   [/\brequireIntegrity\b/g, '--require-integrity'],
+  [/\bclockSkewSeconds\b/g, 'the clock-skew backdating of nbf'],
   [/\balgorithm: /g, '--alg: '],
   [/\b(audience|thumbprint|kid|issuer|resource): /g, '--$1: '],
   [/\bAlgorithm (\S+) needs\b/g, '--alg $1 needs'],

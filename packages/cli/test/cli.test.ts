@@ -247,7 +247,7 @@ describe('usage and help', () => {
   });
 
   it('--help per command, on stdout, exit 0', async () => {
-    for (const cmd of ['thumbprint', 'sign', 'inspect', 'jwks', 'token']) {
+    for (const cmd of ['thumbprint', 'sign', 'inspect', 'jwks', 'token', 'create-certificate']) {
       const r = await cli([cmd, '--help']);
       expect(r.code).toBe(0);
       expect(r.stdout.startsWith(`usage: x-assertion ${cmd}`)).toBe(true);

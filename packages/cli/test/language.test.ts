@@ -56,6 +56,23 @@ describe('bad option values are usage errors everywhere', () => {
   });
 });
 
+describe('one lifetime rule for sign and inspect', () => {
+  it('the longest --lifetime sign accepts verifies in inspect --cert; one second more is a usage error', async () => {
+    const { MAX_ASSERTION_LIFETIME_SECONDS } = await import('@x/assertion');
+    const sign = ['sign', fx.rsaBundle, '--client-id', 'c', '--audience', AUD];
+    let longest = 0;
+    for (let s = MAX_ASSERTION_LIFETIME_SECONDS; s > 0 && longest === 0; s -= 1) {
+      if ((await runMain([...sign, '--lifetime', String(s)])).code === 0) longest = s;
+      else expect(await usageError([...sign, '--lifetime', String(s)])).toMatch(/--lifetime/);
+      if (MAX_ASSERTION_LIFETIME_SECONDS - s > 120) break; // the backdating is at most 60 s
+    }
+    expect(longest).toBeGreaterThan(0);
+    const jwt = (await runMain([...sign, '--lifetime', String(longest)])).stdout.trim();
+    const r = await runMain(['inspect', jwt, '--cert', fx.rsaCert, '--json']);
+    expect(JSON.parse(r.stdout).verification).toEqual({ valid: true, problems: [] });
+  });
+});
+
 describe('messages name flags, not API options', () => {
   it('a certificate without its key asks for --key, not keyPath', async () => {
     const r = await runMain(['sign', fx.rsaCert, '--client-id', 'c', '--audience', AUD]);
