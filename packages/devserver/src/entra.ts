@@ -105,8 +105,11 @@ export interface EntraServer {
    */
   tokenEndpoint(version: 'v1' | 'v2'): string;
   /**
-   * The `iss` of access tokens issued by that endpoint:
-   * `${url}/${tenantId}/v2.0` (v2) or `${url}/${tenantId}/` (v1).
+   * The `iss` of access tokens issued by that endpoint, Entra's own (public
+   * cloud) issuers so that emulators of Azure services accept the tokens:
+   * `https://login.microsoftonline.com/${tenantId}/v2.0` (v2) or
+   * `https://sts.windows.net/${tenantId}/` (v1). Also the `issuer` of the
+   * discovery documents, as Entra serves them.
    */
   issuer(version: 'v1' | 'v2'): string;
   /** Where the access-token signing key is published: `${url}/${tenantId}/discovery/v2.0/keys`. */
@@ -168,9 +171,11 @@ export interface EntraServer {
  * `invalid_client` 50013. Test `error` and the status, not the wording.
  *
  * Access tokens are RS256 JWTs signed with a key generated per instance,
- * with `aud`, `iss` (see `issuer()`), `iat`, `nbf`, `exp`, `appid` and `azp`
- * (client id), `appidacr`/`azpacr` (`"2"` certificate, `"1"` secret),
- * `idtyp: "app"`, `oid` = `sub`, `tid`, `ver` (`"1.0"` / `"2.0"`).
+ * shaped as Entra's (https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference):
+ * `aud` (the resource), `iss` (Entra's, see `issuer()`), `iat`, `nbf`, `exp`,
+ * the client id as `appid` + `appidacr` (v1) or `azp` + `azpacr` (v2)
+ * (`"2"` certificate, `"1"` secret), `idtyp: "app"`, `oid` = `sub`, `tid`,
+ * `uti`, `ver` (`"1.0"` / `"2.0"`).
  *
  * The answers echo `client-request-id` as `correlation_id` (and as a header
  * when `return-client-request-id: true`), and send `x-ms-request-id`.
@@ -215,7 +220,9 @@ export async function startEntraServer(options: EntraServerOptions): Promise<Ent
   const url = loopback.origin;
   const tokenEndpoint = (version: 'v1' | 'v2'): string =>
     version === 'v2' ? `${url}/${tenantId}/oauth2/v2.0/token` : `${url}/${tenantId}/oauth2/token`;
-  const issuer = (version: 'v1' | 'v2'): string => (version === 'v2' ? `${url}/${tenantId}/v2.0` : `${url}/${tenantId}/`);
+  // Entra's issuers, not this server's URL: Azurite, for one, accepts only `https://sts.windows.net/…`.
+  const issuer = (version: 'v1' | 'v2'): string =>
+    version === 'v2' ? `https://login.microsoftonline.com/${tenantId}/v2.0` : `https://sts.windows.net/${tenantId}/`;
   const jwksUri = `${url}/${tenantId}/discovery/v2.0/keys`;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -408,10 +415,8 @@ export async function startEntraServer(options: EntraServerOptions): Promise<Ent
       iat,
       nbf: iat,
       exp,
-      appid: clientId,
-      appidacr: acr,
-      azp: clientId,
-      azpacr: acr,
+      // v1 names the client `appid` (+ `appidacr`), v2 `azp` (+ `azpacr`), as Entra's access token reference says.
+      ...(version === 'v2' ? { azp: clientId, azpacr: acr } : { appid: clientId, appidacr: acr }),
       idtyp: 'app',
       oid: client.objectId,
       sub: client.objectId,

@@ -102,7 +102,9 @@ describe('startEntraServer: successful requests', () => {
     const token = body['access_token'] as string;
     expect(decodeProtectedHeader(token)).toMatchObject({ alg: 'RS256', typ: 'JWT' });
     const { payload } = await jwtVerify(token, createRemoteJWKSet(new URL(entra.jwksUri)), { issuer: entra.issuer('v2'), audience: RESOURCE });
-    expect(payload).toMatchObject({ appid: CLIENT, azp: CLIENT, tid: TENANT, ver: '2.0', idtyp: 'app', azpacr: '2' });
+    expect(payload).toMatchObject({ iss: `https://login.microsoftonline.com/${TENANT}/v2.0`, aud: RESOURCE, azp: CLIENT, azpacr: '2', tid: TENANT, ver: '2.0', idtyp: 'app' });
+    expect(payload).not.toHaveProperty('appid');
+    expect(payload.nbf).toBe(payload.iat);
     expect(payload.exp! - payload.iat!).toBe(3599);
     const last = entra.issued.at(-1)!;
     expect(last.token).toBe(token);
@@ -119,7 +121,11 @@ describe('startEntraServer: successful requests', () => {
     expect(Number(body['expires_on'])).toBeGreaterThanOrEqual(before + 3599);
     expect(Number(body['not_before'])).toBeGreaterThanOrEqual(before);
     const { payload } = await jwtVerify(body['access_token'] as string, createRemoteJWKSet(new URL(entra.jwksUri)), { issuer: entra.issuer('v1'), audience: RESOURCE });
-    expect(payload['ver']).toBe('1.0');
+    // Entra's v1 shape, which Azurite's `--oauth basic` requires: iss on sts.windows.net, appid, nbf/iat/exp.
+    expect(payload).toMatchObject({ iss: `https://sts.windows.net/${TENANT}/`, aud: RESOURCE, appid: CLIENT, appidacr: '2', tid: TENANT, ver: '1.0' });
+    expect(payload).not.toHaveProperty('azp');
+    expect(payload.nbf).toBe(payload.iat);
+    expect(payload.exp! - payload.iat!).toBe(3599);
   });
 
   it('selects a certificate registered as DER; falls back to x5t when x5t#S256 is unknown', async () => {

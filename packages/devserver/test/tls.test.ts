@@ -94,8 +94,9 @@ describe('startEntraServer with tls', () => {
     expect(entra.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     expect(entra.tokenEndpoint('v2')).toBe(`${entra.url}/${TENANT}/oauth2/v2.0/token`);
     expect(entra.tokenEndpoint('v1')).toBe(`${entra.url}/${TENANT}/oauth2/token`);
-    expect(entra.issuer('v2')).toBe(`${entra.url}/${TENANT}/v2.0`);
-    expect(entra.issuer('v1')).toBe(`${entra.url}/${TENANT}/`);
+    // The token issuers are Entra's own, whatever the scheme (emulators of Azure services check them).
+    expect(entra.issuer('v2')).toBe(`https://login.microsoftonline.com/${TENANT}/v2.0`);
+    expect(entra.issuer('v1')).toBe(`https://sts.windows.net/${TENANT}/`);
     expect(entra.jwksUri).toBe(`${entra.url}/${TENANT}/discovery/v2.0/keys`);
     for (const version of ['v1', 'v2'] as const) {
       const path = version === 'v2' ? `${TENANT}/v2.0` : TENANT;
@@ -117,8 +118,8 @@ describe('startEntraServer with tls', () => {
       issuer: entra.issuer('v2'),
       audience: 'https://graph.example.test',
     });
-    expect(payload['appid']).toBe(CLIENT);
-    expect(payload['appidacr']).toBe('2');
+    expect(payload['azp']).toBe(CLIENT);
+    expect(payload['azpacr']).toBe('2');
     const last = entra.requests.at(-1)!;
     expect(last.method).toBe('POST');
     expect(last.assertion?.claims['aud']).toBe(entra.tokenEndpoint('v2'));
