@@ -1,0 +1,115 @@
+// One process of the fleet: a credential whose level-2 cache is Redis.
+// Started by fleet.mjs (and the tests and the fleet benchmark) with one JSON
+// argument; reads commands from stdin, one JSON object a line, and answers
+// each with one JSON line on stdout. Prints no token: only counts, timings,
+// event types and a short hash of each token (to count distinct tokens).
+//
+//   {"cmd":"burst","n":25}            n concurrent getToken calls
+//   {"cmd":"loop","ms":2000,"gapMs":5} getToken in a loop for ms
+//   {"cmd":"exit"}
+import { createHash } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { ClientCertificateCredential } from '@x/token';
+import { createRedisTokenStore } from '@x/token-redis';
+
+const config = JSON.parse(process.argv[2]);
+const events = {};
+const count = (type) => (events[type] = (events[type] ?? 0) + 1);
+const tokenStore = createRedisTokenStore({
+  url: config.redisUrl,
+  encryptionKey: config.encryptionKeyHex ? Buffer.from(config.encryptionKeyHex, 'hex') : undefined,
+  ...config.store,
+});
+const credentialOptions = { authorityHost: config.authorityHost, retry: config.retry, logger: (e) => count(e.type) };
+const credential = new ClientCertificateCredential(config.tenantId, config.clientId, config.certificate, credentialOptions);
+const getToken = levelOne(credential, config.scope);
+
+function tokenHash(token) {
+  return createHash('sha256').update(token).digest('hex').slice(0, 12);
+}
+
+async function timed(call) {
+  const t0 = performance.now();
+  try {
+    const token = await call();
+    return { ok: true, ms: performance.now() - t0, hash: tokenHash(token) };
+  } catch (error) {
+    return { ok: false, ms: performance.now() - t0, code: error?.code ?? 'ERR_UNKNOWN' };
+  }
+}
+
+function summary(results) {
+  const ms = results.map((r) => r.ms).sort((a, b) => a - b);
+  const at = (q) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] ?? 0;
+  return {
+    calls: results.length,
+    ok: results.filter((r) => r.ok).length,
+    failed: results.filter((r) => !r.ok).length,
+    codes: [...new Set(results.filter((r) => !r.ok).map((r) => r.code))],
+    hashes: [...new Set(results.filter((r) => r.ok).map((r) => r.hash))],
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    maxMs: ms.at(-1) ?? 0,
+    events: { ...events },
+  };
+}
+
+const commands = {
+  async ping() {
+    return { pong: true };
+  },
+  async burst({ n }) {
+    return summary(await Promise.all(Array.from({ length: n }, () => timed(getToken))));
+  },
+  async loop({ ms, gapMs = 0 }) {
+    const results = [];
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      results.push(await timed(getToken));
+      await new Promise((r) => setTimeout(r, gapMs));
+    }
+    return summary(results);
+  },
+  async exit() {
+    await tokenStore.close();
+    setImmediate(() => process.exit(0));
+    return { bye: true };
+  },
+};
+
+for await (const line of createInterface({ input: process.stdin })) {
+  const command = JSON.parse(line);
+  const answer = await commands[command.cmd](command);
+  process.stdout.write(`${JSON.stringify({ id: command.id, ...answer })}\n`);
+}
+
+// The credential's level 1 in front of the store: a fresh token is returned
+// from memory, one store lookup per process at a time. (Stand-in for
+// @x/token's `tokenStore` option until the seam lands there.)
+function levelOne(source, scope) {
+  let current;
+  let inflight;
+  const key = { tokenEndpoint: config.tokenEndpoint, clientId: config.clientId, scopes: scope, tokenType: 'Bearer' };
+  const isUsable = (r) => Date.now() < r.expiresOnTimestamp - 30_000;
+  const isFresh = (r) => Date.now() < r.refreshAfterTimestamp && isUsable(r);
+  return async () => {
+    if (current !== undefined && isFresh(current)) return current.accessToken;
+    inflight ??= tokenStore
+      .lookup({
+        key,
+        isFresh,
+        isUsable,
+        fetch: () => source.getTokenResponse(scope, { forceRefresh: true }),
+        keyMaterial: async () => undefined,
+        forceRefresh: false,
+        emit: (e) => count(e.type),
+      })
+      .then((r) => (current = r))
+      .finally(() => (inflight = undefined));
+    if (current !== undefined && isUsable(current)) {
+      inflight.catch(() => {}); // a failed refresh keeps the current token
+      return current.accessToken;
+    }
+    return (await inflight).accessToken;
+  };
+}
