@@ -51,6 +51,7 @@ export interface WorkerAnswer {
 export interface World {
   entra: EntraServer;
   certificatePath: string;
+  keyPath: string;
   certificatePem: string;
   encryptionKeyHex: string;
   /** A worker config for `scope` against `redisUrl`. */
@@ -76,6 +77,7 @@ export async function world(options: { tokenLifetimeSeconds?: number; refreshInS
   return {
     entra,
     certificatePath: certPath,
+    keyPath,
     certificatePem,
     encryptionKeyHex,
     config: (redisUrl, scope, extra = {}) => ({
