@@ -6,6 +6,7 @@
 //
 //   {"cmd":"burst","n":25}            n concurrent getToken calls
 //   {"cmd":"loop","ms":2000,"gapMs":5} getToken in a loop for ms
+//   {"cmd":"hits","n":20000}          latency of level-1 hits and of level-2 (Redis) hits, µs
 //   {"cmd":"exit"}
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
@@ -22,7 +23,17 @@ const tokenStore = createRedisTokenStore({
 });
 const credentialOptions = { authorityHost: config.authorityHost, retry: config.retry, logger: (e) => count(e.type) };
 const credential = new ClientCertificateCredential(config.tenantId, config.clientId, config.certificate, credentialOptions);
-const getToken = levelOne(credential, config.scope);
+const isUsable = (r) => Date.now() < r.expiresOnTimestamp - 30_000;
+const lookupRequest = {
+  key: { tokenEndpoint: config.tokenEndpoint, clientId: config.clientId, scopes: config.scope, tokenType: 'Bearer' },
+  isUsable,
+  isFresh: (r) => Date.now() < r.refreshAfterTimestamp && isUsable(r),
+  fetch: () => credential.getTokenResponse(config.scope, { forceRefresh: true }),
+  keyMaterial: async () => undefined,
+  forceRefresh: false,
+  emit: (e) => count(e.type),
+};
+const getToken = levelOne();
 
 function tokenHash(token) {
   return createHash('sha256').update(token).digest('hex').slice(0, 12);
@@ -70,6 +81,20 @@ const commands = {
     }
     return summary(results);
   },
+  async hits({ n }) {
+    await getToken();
+    const micros = async (call) => {
+      const us = [];
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        await call();
+        us.push((performance.now() - t0) * 1000);
+      }
+      us.sort((a, b) => a - b);
+      return { p50Us: us[Math.floor(n / 2)], p99Us: us[Math.floor(n * 0.99)] };
+    };
+    return { l1: await micros(getToken), l2: await micros(() => tokenStore.lookup(lookupRequest)), events: { ...events } };
+  },
   async exit() {
     await tokenStore.close();
     setImmediate(() => process.exit(0));
@@ -86,24 +111,13 @@ for await (const line of createInterface({ input: process.stdin })) {
 // The credential's level 1 in front of the store: a fresh token is returned
 // from memory, one store lookup per process at a time. (Stand-in for
 // @x/token's `tokenStore` option until the seam lands there.)
-function levelOne(source, scope) {
+function levelOne() {
   let current;
   let inflight;
-  const key = { tokenEndpoint: config.tokenEndpoint, clientId: config.clientId, scopes: scope, tokenType: 'Bearer' };
-  const isUsable = (r) => Date.now() < r.expiresOnTimestamp - 30_000;
-  const isFresh = (r) => Date.now() < r.refreshAfterTimestamp && isUsable(r);
   return async () => {
-    if (current !== undefined && isFresh(current)) return current.accessToken;
+    if (current !== undefined && lookupRequest.isFresh(current)) return current.accessToken;
     inflight ??= tokenStore
-      .lookup({
-        key,
-        isFresh,
-        isUsable,
-        fetch: () => source.getTokenResponse(scope, { forceRefresh: true }),
-        keyMaterial: async () => undefined,
-        forceRefresh: false,
-        emit: (e) => count(e.type),
-      })
+      .lookup(lookupRequest)
       .then((r) => (current = r))
       .finally(() => (inflight = undefined));
     if (current !== undefined && isUsable(current)) {
