@@ -20,8 +20,13 @@ export const TokenErrorCode = {
   UNEXPECTED_RESPONSE: 'ERR_UNEXPECTED_RESPONSE',
   /** A success status without an `access_token` (RFC 6749 §5.1 makes it REQUIRED). */
   NO_ACCESS_TOKEN: 'ERR_NO_ACCESS_TOKEN',
-  /** A token response whose `expires_in` or `token_type` is missing or nonsense (no token without a known expiry), or a token already within the expiry margin on arrival. */
+  /** A token response whose `expires_in` is missing or nonsense (no token without a known expiry), or a token already within the expiry margin on arrival. */
   INVALID_TOKEN_RESPONSE: 'ERR_INVALID_TOKEN_RESPONSE',
+  /**
+   * A token response whose `token_type` is not `Bearer` (e.g. `pop`, `DPoP`): refused until its binding is
+   * supported, so a sender-constrained token is never sent as a bearer token.
+   */
+  UNSUPPORTED_TOKEN_TYPE: 'ERR_UNSUPPORTED_TOKEN_TYPE',
   /** The response body exceeded `maxResponseBytes`. */
   RESPONSE_TOO_LARGE: 'ERR_RESPONSE_TOO_LARGE',
   /** An attempt exceeded `timeoutMs` (or the retry budget's remaining time). */
