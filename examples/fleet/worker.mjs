@@ -16,24 +16,21 @@ import { createRedisTokenStore } from '@x/token-redis';
 const config = JSON.parse(process.argv[2]);
 const events = {};
 const count = (type) => (events[type] = (events[type] ?? 0) + 1);
+let lastRequest;
 const tokenStore = createRedisTokenStore({
   url: config.redisUrl,
   encryptionKey: config.encryptionKeyHex ? Buffer.from(config.encryptionKeyHex, 'hex') : undefined,
   ...config.store,
 });
-const credentialOptions = { authorityHost: config.authorityHost, retry: config.retry, logger: (e) => count(e.type) };
-const credential = new ClientCertificateCredential(config.tenantId, config.clientId, config.certificate, credentialOptions);
-const isUsable = (r) => Date.now() < r.expiresOnTimestamp - 30_000;
-const lookupRequest = {
-  key: { tokenEndpoint: config.tokenEndpoint, clientId: config.clientId, scopes: config.scope, tokenType: 'Bearer' },
-  isUsable,
-  isFresh: (r) => Date.now() < r.refreshAfterTimestamp && isUsable(r),
-  fetch: () => credential.getTokenResponse(config.scope, { forceRefresh: true }),
-  keyMaterial: async () => undefined,
-  forceRefresh: false,
-  emit: (e) => count(e.type),
-};
-const getToken = levelOne();
+const credential = new ClientCertificateCredential(config.tenantId, config.clientId, config.certificate, {
+  authorityHost: config.authorityHost,
+  retry: config.retry,
+  refreshRetryMs: config.refreshRetryMs,
+  // The store, seen through a wrapper that keeps the last request the credential made (for the L2 figure).
+  tokenStore: { lookup: (request) => tokenStore.lookup((lastRequest = request)) },
+  logger: (e) => count(e.type),
+});
+const getToken = async () => (await credential.getToken(config.scope)).token;
 
 function tokenHash(token) {
   return createHash('sha256').update(token).digest('hex').slice(0, 12);
@@ -93,7 +90,7 @@ const commands = {
       us.sort((a, b) => a - b);
       return { p50Us: us[Math.floor(n / 2)], p99Us: us[Math.floor(n * 0.99)] };
     };
-    return { l1: await micros(getToken), l2: await micros(() => tokenStore.lookup(lookupRequest)), events: { ...events } };
+    return { l1: await micros(getToken), l2: await micros(() => tokenStore.lookup({ ...lastRequest, isFresh: () => true, forceRefresh: false })), events: { ...events } };
   },
   async exit() {
     await tokenStore.close();
@@ -106,24 +103,4 @@ for await (const line of createInterface({ input: process.stdin })) {
   const command = JSON.parse(line);
   const answer = await commands[command.cmd](command);
   process.stdout.write(`${JSON.stringify({ id: command.id, ...answer })}\n`);
-}
-
-// The credential's level 1 in front of the store: a fresh token is returned
-// from memory, one store lookup per process at a time. (Stand-in for
-// @x/token's `tokenStore` option until the seam lands there.)
-function levelOne() {
-  let current;
-  let inflight;
-  return async () => {
-    if (current !== undefined && lookupRequest.isFresh(current)) return current.accessToken;
-    inflight ??= tokenStore
-      .lookup(lookupRequest)
-      .then((r) => (current = r))
-      .finally(() => (inflight = undefined));
-    if (current !== undefined && isUsable(current)) {
-      inflight.catch(() => {}); // a failed refresh keeps the current token
-      return current.accessToken;
-    }
-    return (await inflight).accessToken;
-  };
 }

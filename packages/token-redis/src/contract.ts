@@ -1,14 +1,7 @@
 /**
- * The token store seam of `@x/token` (CONTRACTS.md), re-exported from one
- * place so the rest of this package imports it from here.
+ * The token store seam of `@x/token`, re-exported from one place so the rest
+ * of this package imports it from here.
  *
  * @module
  */
-export type {
-  TokenStore,
-  TokenStoreEvent,
-  TokenStoreEventType,
-  TokenStoreKey,
-  TokenStoreRequest,
-  TokenResponse,
-} from './seam.js';
+export type { TokenResponse, TokenStore, TokenStoreEvent, TokenStoreEventType, TokenStoreKey, TokenStoreRequest } from '@x/token';

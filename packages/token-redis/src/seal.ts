@@ -85,8 +85,8 @@ export function open(key: Uint8Array, name: string, value: string): TokenRespons
       typeof response.accessToken === 'string' &&
       response.accessToken.length > 0 &&
       Math.floor(response.expiresOnTimestamp) === expiresOn &&
-      Number.isFinite(response.refreshAfterTimestamp) &&
-      (response.tokenType === 'Bearer' || response.tokenType === 'pop');
+      Number.isFinite(response.expiresIn) &&
+      response.tokenType === 'Bearer';
     return ok ? Object.freeze(response) : undefined;
   } catch {
     return undefined; // authentication failure: never served

@@ -31,7 +31,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { EXPIRY_MARGIN_MS, TokenErrorCode, TokenRequestError } from '@x/token';
+import { TokenErrorCode, TokenRequestError } from '@x/token';
 import type { TokenResponse, TokenStore, TokenStoreEvent, TokenStoreRequest } from './contract.js';
 import { keyNames, type KeyNames } from './keys.js';
 import { displayRedisUrl, redactText, urlPassword } from './redaction.js';
@@ -82,12 +82,7 @@ export interface RedisTokenStoreOptions {
 const DEFAULTS = { keyPrefix: 'x-token:', commandTimeoutMs: 500, connectTimeoutMs: 2_000, lockTtlMs: 10_000, waitTimeoutMs: 15_000, retryAfterMs: 5_000 };
 const POLL_MIN_MS = 5;
 const POLL_MAX_MS = 100;
-/**
- * While another process refreshes, a served token says to look again after
- * about this long (its `refreshAfterTimestamp`), so the fleet's first levels
- * do not ask Redis on every call while the refresh is in flight.
- */
-const CHECK_BACK_MS = 200;
+
 
 /** A Redis failure inside a lookup: caught at its top, never seen by callers. */
 class StoreUnavailable extends Error {
@@ -241,7 +236,7 @@ class RedisTokenStore implements TokenStore {
       const usable = stored !== undefined && request.isUsable(stored) ? stored : undefined;
       const throttleMs = throttledUntil === null ? 0 : Number(throttledUntil) - Date.now();
       if (throttleMs > 0) {
-        if (usable !== undefined) return hit(checkBackAt(usable, Date.now() + throttleMs), emit);
+        if (usable !== undefined) return hit(usable, emit);
         emit('store-throttled', { code: THROTTLED_CODE, message: `the token endpoint asked the fleet to wait ${Math.ceil(throttleMs)} ms` });
         throw new TokenRequestError(THROTTLED_CODE as TokenErrorCode, `throttled: another process was told to retry after ${Math.ceil(throttleMs)} ms; no request sent`, {
           retryAfterMs: Math.ceil(throttleMs),
@@ -255,8 +250,7 @@ class RedisTokenStore implements TokenStore {
         emit('store-lock-won');
         return this.#fetchAndStore(request, key, names, owner, unreadable, state, emit);
       }
-      // Another process refreshes ahead for the fleet: serve the current token, look again shortly.
-      if (usable !== undefined) return hit(checkBackAt(usable, Date.now() + CHECK_BACK_MS * (0.5 + Math.random())), emit);
+      if (usable !== undefined) return hit(usable, emit); // another process refreshes ahead for the fleet
       if (Date.now() - started >= this.#settings.waitTimeoutMs) {
         emit('store-fallback', { code: 'ERR_STORE_WAIT_TIMEOUT', message: `no token from the lock holder within ${this.#settings.waitTimeoutMs} ms; fetching` });
         return this.#fetchAndStore(request, key, names, undefined, unreadable, state, emit);
@@ -293,7 +287,8 @@ class RedisTokenStore implements TokenStore {
       throw error;
     }
     state.fetched = response;
-    const ttlMs = Math.floor(response.expiresOnTimestamp - EXPIRY_MARGIN_MS - Date.now());
+    // Until expiry: the cache's policy (request.isUsable) decides when it stops being served.
+    const ttlMs = Math.floor(response.expiresOnTimestamp - Date.now());
     if (ttlMs > 0) {
       const sealed = seal(key, names.entry, response);
       const expiresOn = Math.floor(response.expiresOnTimestamp);
@@ -364,11 +359,6 @@ type Emit = (type: TokenStoreEvent['type'], extra?: Omit<TokenStoreEvent, 'type'
 interface LookupState {
   /** The response this lookup fetched itself, returned if storing it fails. */
   fetched: TokenResponse | undefined;
-}
-
-/** `response` with its refresh time moved to `at` (never past expiry): the caller's level 1 checks back then. */
-function checkBackAt(response: TokenResponse, at: number): TokenResponse {
-  return Object.freeze({ ...response, refreshAfterTimestamp: Math.min(Math.floor(at), response.expiresOnTimestamp) });
 }
 
 function hit(response: TokenResponse, emit: Emit): TokenResponse {

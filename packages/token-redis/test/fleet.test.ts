@@ -117,7 +117,7 @@ describe('a fleet on one Redis', () => {
   test('the lock holder killed mid-fetch: the others take over after the lock TTL (1 more request)', async () => {
     const server = await redis();
     const scope = scopeFor('holder');
-    const config = w.config(server.url, scope, { store: { commandTimeoutMs: 1_000, retryAfterMs: 1_000, lockTtlMs: 1_500 } });
+    const config = w.config(server.url, scope, { store: { commandTimeoutMs: 5_000, connectTimeoutMs: 10_000, retryAfterMs: 1_000, lockTtlMs: 1_500 } });
     const [holder] = await fleet(1, config);
     const others = await fleet(3, config);
     w.entra.fail({ kind: 'slow', delayMs: 30_000 });
