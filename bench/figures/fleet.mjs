@@ -71,6 +71,7 @@ try {
   const cold = await fleet(PROCESSES, config(entra, coldScope));
   const coldAnswers = await all(cold, { cmd: 'burst', n: CONCURRENCY });
   const coldRequests = requests(entra, coldScope);
+  log(`fleet: cold events ${JSON.stringify(coldAnswers.reduce((t, a) => { for (const [k, v] of Object.entries(a.events)) t[k] = (t[k] ?? 0) + v; return t; }, {}))}`);
   row(`${PROCESSES} processes × ${CONCURRENCY} concurrent cold getToken → token requests`, `${coldRequests} (${failed(coldAnswers)} failed, ${new Set(coldAnswers.flatMap((a) => a.hashes)).size} distinct token)`, '1', coldRequests === 1 && failed(coldAnswers) === 0);
 
   // 2. Hit latency, in one of those processes.
