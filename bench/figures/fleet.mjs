@@ -4,14 +4,17 @@
 // Entra-shaped endpoint (it counts the token requests). Run alone:
 //   npx -y pnpm@10.34.9 run build && node bench/figures/fleet.mjs [--json]
 // or `node bench/run.mjs --only fleet`. Prints one table; exits non-zero if a
-// target is missed. Processes: examples/fleet/worker.mjs.
+// target is missed. Processes: examples/fleet/worker.mjs (ours), fleet-msal-child.mjs (MSAL Node).
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
 import { startEntraServer } from '@x/devserver';
 import { makeSelfSignedPfx } from '@x/examples-shared';
+import { makeFixtures } from '../lib/fixtures.mjs';
 import { startRedis, startWorkers } from '../../examples/fleet/fleet-lib.mjs';
 
 const { values: flags } = parseArgs({ args: process.argv.slice(2).filter((a) => a !== '--'), options: { json: { type: 'boolean', default: false } }, strict: false });
@@ -149,7 +152,41 @@ try {
   const jwtShaped = values.filter((v) => /eyJ[\w-]{8,}/.test(v ?? '')).length;
   row('Redis values scanned for token or JWT-shaped text', `${jwtShaped} of ${values.length} values`, 'none', jwtShaped === 0);
   admin.disconnect();
-  row(`MSAL Node + its distributed cache plugin, ${PROCESSES} × ${CONCURRENCY} cold, same Redis`, 'not measured in this run (see bench/README)', 'report');
+
+  // 10. The reference: MSAL Node with its distributed cache plugin on the same Redis (HTTPS: MSAL refuses http:).
+  log('fleet: MSAL Node reference');
+  const fx = makeFixtures(mkdtempSync(join(dir, 'msal-')));
+  const tls = await startEntraServer({
+    tenantId: TENANT,
+    clients: [{ clientId: CLIENT, certificates: [readFileSync(fx.clientCert, 'utf8')] }],
+    tls: { cert: readFileSync(fx.tlsCert), key: readFileSync(fx.tlsKey) },
+  });
+  try {
+    const origin = tls.url;
+    const metadata = {
+      issuer: tls.issuer('v2'),
+      token_endpoint: tls.tokenEndpoint('v2'),
+      authorization_endpoint: `${origin}/${TENANT}/oauth2/v2.0/authorize`,
+      jwks_uri: tls.jwksUri,
+    };
+    const endpoint = { origin, host: new URL(origin).host, tenantId: TENANT, clientId: CLIENT, metadata };
+    const msalScope = scope();
+    const child = fileURLToPath(new URL('./fleet-msal-child.mjs', import.meta.url));
+    const args = JSON.stringify({ redisUrl: redis.url, endpoint, pemPath: fx.clientPem, scope: msalScope, callers: CONCURRENCY });
+    const outputs = await Promise.all(
+      Array.from({ length: PROCESSES }, () =>
+        promisify(execFile)(process.execPath, [child, args], { env: { ...process.env, NODE_EXTRA_CA_CERTS: fx.caCert }, timeout: 120_000 }).then(
+          ({ stdout }) => JSON.parse(stdout),
+          (error) => ({ fulfilled: 0, rejected: CONCURRENCY, error: String(error.message).split('\n')[0] }),
+        ),
+      ),
+    );
+    const ok = outputs.reduce((a, o) => a + o.fulfilled, 0);
+    const errors = [...new Set(outputs.map((o) => o.firstError ?? o.error).filter(Boolean))].join(', ');
+    row(`same, MSAL Node 7.2.1 + its distributed cache plugin on the same Redis`, `${requests(tls, msalScope)} requests (${ok} of ${PROCESSES * CONCURRENCY} calls ok${errors ? `; ${errors}` : ''})`, 'report (~16–400)');
+  } finally {
+    await tls.close();
+  }
 } finally {
   await Promise.all([...live].map((w) => w.stop()));
   await redis.stop();
