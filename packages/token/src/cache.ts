@@ -28,7 +28,9 @@
  *
  * @module
  */
-import { describeError, TokenRequestError } from './errors.js';
+import { TokenRequestError } from './errors.js';
+import { describeError } from './redact.js';
+import { MAX_RETRY_AFTER_MS } from './retry.js';
 import type { EventSink } from './events.js';
 import type { TokenResponse } from './response.js';
 
@@ -192,7 +194,7 @@ export class TokenCache {
         (error: unknown) => {
           if (error instanceof TokenRequestError && error.retryAfterMs !== undefined) {
             if (this.#throttled.size >= SWEEP_THRESHOLD) this.#sweepThrottled();
-            this.#throttled.set(key, { until: this.#options.now() + error.retryAfterMs, error });
+            this.#throttled.set(key, { until: this.#options.now() + Math.min(error.retryAfterMs, MAX_RETRY_AFTER_MS), error });
           }
           throw error;
         },

@@ -10,7 +10,8 @@
 import { randomUUID } from 'node:crypto';
 import { isFresh, isUsable, refreshAfterTimestamp, TokenCache, usableUntil, type AccessToken, type CacheEntry, type CachedTokenResponse, type TokenSource } from './cache.js';
 import { discoverAuthorizationServer, scopeToResource } from './endpoints.js';
-import { redact, TokenRequestError } from './errors.js';
+import { TokenRequestError } from './errors.js';
+import { redact, sanitizeError } from './redact.js';
 import type { EventSink } from './events.js';
 import type { ResolvedOptions } from './options.js';
 import { abortable, abortError, clientCredentialsGrantBody, displayUrl, postForm, type HttpOptions } from './request.js';
@@ -120,7 +121,16 @@ export class TokenClient {
     return { clientId: this.#clientId, ...where };
   }
 
+  /** Every error leaves through the one sanitiser. */
   async #lookup(scopes: unknown, options: GetTokenOptions | undefined): Promise<CacheEntry> {
+    try {
+      return await this.#lookupRaw(scopes, options);
+    } catch (error) {
+      throw sanitizeError(error);
+    }
+  }
+
+  async #lookupRaw(scopes: unknown, options: GetTokenOptions | undefined): Promise<CacheEntry> {
     const key = scopeKey(scopes);
     const parameters = this.#scopeParameters(key);
     if (options?.abortSignal?.aborted) throw abortError();

@@ -16,7 +16,8 @@
  * @module
  */
 import { z } from 'zod';
-import { redact, TokenRequestError } from './errors.js';
+import { TokenRequestError } from './errors.js';
+import { redact } from './redact.js';
 import type { HttpResponse } from './request.js';
 import { isRetryableStatus, parseRetryAfter } from './retry.js';
 
@@ -171,7 +172,10 @@ const AADSTS = /\bAADSTS(\d+)\b/g;
 
 /** A {@link TokenRequestError} from an OAuth error body (RFC 6749 §5.2) with Entra's fields. */
 function oauthError(response: HttpResponse, json: Record<string, unknown>, secrets: readonly string[]): TokenRequestError {
-  const body = errorSchema.parse(json);
+  const parsed = errorSchema.safeParse(json);
+  // `{"error":""}` and other broken error bodies: still a typed error, never a raw ZodError.
+  if (!parsed.success) return unexpected(response, true, secrets);
+  const body = parsed.data;
   const clean = (text: string | undefined) => (text === undefined ? undefined : redact(text, secrets));
   const error = redact(body.error, secrets);
   const description = clean(body.error_description);
@@ -231,10 +235,13 @@ function retryFields(response: HttpResponse): { retryable: boolean; retryAfterMs
   };
 }
 
-/** The first 200 characters of a body, whitespace collapsed, redacted (before it is cut: no partial secret). */
+/** Characters of a non-JSON body kept in `bodyPreview`. */
+const PREVIEW_CHARS = 200;
+
+/** The first {@link PREVIEW_CHARS} characters of a body, whitespace collapsed; the whole body redacted before the cut. */
 function preview(body: Uint8Array, secrets: readonly string[]): string {
-  const text = Buffer.from(body.subarray(0, 4096)).toString('utf8');
-  return redact(text.replace(/[\s\u0000-\u001f\u007f]+/g, ' ').trim(), secrets).slice(0, 200);
+  const clean = redact(Buffer.from(body).toString('utf8'), secrets);
+  return clean.replace(/[\s\u0000-\u001f\u007f]+/g, ' ').trim().slice(0, PREVIEW_CHARS);
 }
 
 /** Drop `undefined` members so the frozen result lists only what the server sent. */

@@ -192,14 +192,15 @@ describe('tokenStore: level 2 of the cache', () => {
   test('keyMaterial: EdDSA for Ed25519, none for EC (randomised ECDSA) and for a client secret', async () => {
     await entra();
     const material = async (make: (store: TokenStore) => { getToken(s: string): Promise<unknown> }) => {
+      let bytes: Uint8Array | undefined;
       const store: TokenStore = {
         lookup: async (request) => {
-          const bytes = await request.keyMaterial();
-          throw Object.assign(new Error('stop'), { bytes });
+          bytes = await request.keyMaterial();
+          throw new Error('stop');
         },
       };
-      const error = (await make(store).getToken(SCOPE).catch((e: unknown) => e)) as { bytes?: Uint8Array };
-      return error.bytes;
+      await expect(make(store).getToken(SCOPE)).rejects.toThrow('stop');
+      return bytes;
     };
     const ed = await material((store) => certificateCredential(store, ed25519Path).c);
     const { thumbprints, publicKey } = await loadCredentialFile(ed25519Path);
