@@ -41,8 +41,8 @@ import { deriveEncryptionKey, ENCRYPTION_KEY_BYTES, open, seal } from './seal.js
 /** The longest `Retry-After` stored for the fleet: one hour. */
 export const MAX_THROTTLE_MS = 3_600_000;
 
-/** The code of the fleet-wide throttling error (a `TokenRequestError` with `retryAfterMs`). */
-export const THROTTLED_CODE = 'ERR_THROTTLED';
+/** The code of the fleet-wide throttling error (a `TokenRequestError` with `retryAfterMs`): `@x/token`'s `ERR_THROTTLED`. */
+export const THROTTLED_CODE = TokenErrorCode.THROTTLED;
 
 /** Options of {@link createRedisTokenStore}. Exactly one of `url` and `client`. */
 export interface RedisTokenStoreOptions {
@@ -238,7 +238,7 @@ class RedisTokenStore implements TokenStore {
       if (throttleMs > 0) {
         if (usable !== undefined) return hit(usable, emit);
         emit('store-throttled', { code: THROTTLED_CODE, message: `the token endpoint asked the fleet to wait ${Math.ceil(throttleMs)} ms` });
-        throw new TokenRequestError(THROTTLED_CODE as TokenErrorCode, `throttled: another process was told to retry after ${Math.ceil(throttleMs)} ms; no request sent`, {
+        throw new TokenRequestError(THROTTLED_CODE, `throttled: another process was told to retry after ${Math.ceil(throttleMs)} ms; no request sent`, {
           retryAfterMs: Math.ceil(throttleMs),
           retryable: true,
         });
