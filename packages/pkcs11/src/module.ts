@@ -11,8 +11,16 @@
 import pkcs11js from 'pkcs11js';
 import { ckrName, pkcs11Failure } from './errors.js';
 
-interface Loaded {
+/** An initialised module, shared by every signer that uses it. */
+export interface Loaded {
   readonly library: pkcs11js.PKCS11;
+  /**
+   * Per slot, an HMAC of the PIN that last logged in successfully. Login state
+   * is per token and application (PKCS#11 v2.40 §5.6), so once one signer has
+   * logged in, `C_Login` answers `CKR_USER_ALREADY_LOGGED_IN` to any PIN: a
+   * second signer's PIN is checked against this instead.
+   */
+  readonly verifiedPins: Map<bigint, Buffer>;
   references: number;
   /** Whether this process initialised it (and so must finalise it). */
   readonly owned: boolean;
@@ -38,11 +46,11 @@ function finaliseAll(): void {
  *
  * @throws {@link Pkcs11CredentialError} `ERR_PKCS11_MODULE` when the library cannot be loaded or initialised
  */
-export function acquireModule(modulePath: string): pkcs11js.PKCS11 {
+export function acquireModule(modulePath: string): Loaded {
   const known = modules.get(modulePath);
   if (known !== undefined) {
     known.references++;
-    return known.library;
+    return known;
   }
   const library = new pkcs11js.PKCS11();
   try {
@@ -62,8 +70,9 @@ export function acquireModule(modulePath: string): pkcs11js.PKCS11 {
     owned = false;
   }
   if (modules.size === 0) process.on('exit', finaliseAll);
-  modules.set(modulePath, { library, references: 1, owned });
-  return library;
+  const loaded = { library, verifiedPins: new Map(), references: 1, owned };
+  modules.set(modulePath, loaded);
+  return loaded;
 }
 
 /** Drop one reference; the last one finalises (when this process initialised it) and unloads the library. */

@@ -5,12 +5,12 @@
  *
  * @module
  */
-import { constants, createHash, verify, type VerifyKeyObjectInput } from 'node:crypto';
+import { constants, createHash, createHmac, randomBytes, timingSafeEqual, verify, type VerifyKeyObjectInput } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { CredentialError, loadCertificate, type CertificateInfo, type ExternalSigner, type JwsAlgorithm } from '@x/assertion';
 import pkcs11js from 'pkcs11js';
 import { ckrName, Pkcs11CredentialError, pkcs11Failure } from './errors.js';
-import { acquireModule, releaseModule } from './module.js';
+import { acquireModule, releaseModule, type Loaded } from './module.js';
 import { SessionPool } from './pool.js';
 import { parsePkcs11Uri, type Pkcs11Uri } from './uri.js';
 
@@ -82,6 +82,8 @@ const RECOVERABLE = new Set([
 ]);
 
 const KEY_CHECK_INPUT = Buffer.from('x-pkcs11-key-check');
+/** Keys the PIN HMACs of {@link Loaded.verifiedPins}: random per process, so a record is useless outside it. */
+const PIN_MAC_KEY = randomBytes(32);
 
 /**
  * Open the private key named by a PKCS#11 URI (RFC 7512) as a signer for
@@ -122,8 +124,7 @@ export async function openPkcs11Signer(uri: string, options: Pkcs11SignerOptions
   const pin = parsed.hasPin ? await parsed.readPin() : options.pin;
   const certificateFile = options.certificatePath === undefined ? undefined : await readCertificateFile(options.certificatePath);
 
-  const library = acquireModule(modulePath);
-  const token = new Token(library, parsed, pin, sessions);
+  const token = new Token(acquireModule(modulePath), parsed, pin, sessions);
   try {
     await token.open();
     const candidates = checkKey(token, certificateFile === undefined ? await token.certificates() : [certificateFile]);
@@ -216,6 +217,7 @@ class TokenSigner implements Pkcs11Signer {
 /** One token, one key, a pool of logged-in sessions. */
 class Token {
   readonly #library: pkcs11js.PKCS11;
+  readonly #verifiedPins: Map<bigint, Buffer>;
   readonly #uri: Pkcs11Uri;
   readonly #pin: string | undefined;
   readonly #pool: SessionPool<Handle>;
@@ -225,8 +227,9 @@ class Token {
   keyType: 'RSA' | 'EC' | undefined;
   #recovering: Promise<void> | undefined;
 
-  constructor(library: pkcs11js.PKCS11, uri: Pkcs11Uri, pin: string | undefined, sessions: number) {
+  constructor({ library, verifiedPins }: Loaded, uri: Pkcs11Uri, pin: string | undefined, sessions: number) {
     this.#library = library;
+    this.#verifiedPins = verifiedPins;
     this.#uri = uri;
     this.#pin = pin;
     this.#pool = new SessionPool<Handle>(sessions, () => this.#openSession(), (s) => library.C_CloseSession(s));
@@ -300,11 +303,22 @@ class Token {
     if (this.#pin === undefined) {
       throw new Pkcs11CredentialError('ERR_PKCS11_PIN_INCORRECT', 'The token needs a PIN: add pin-source=file:… to the PKCS#11 URI, or options.pin.');
     }
+    const slot = slotNumber(this.#slot!);
+    const mac = createHmac('sha256', PIN_MAC_KEY).update(this.#pin).digest();
     try {
       this.#library.C_Login(session, pkcs11js.CKU_USER, this.#pin);
+      this.#verifiedPins.set(slot, mac);
     } catch (cause) {
       const ckr = ckrName(cause);
-      if (ckr === 'CKR_USER_ALREADY_LOGGED_IN') return;
+      if (ckr === 'CKR_USER_ALREADY_LOGGED_IN') {
+        const verified = this.#verifiedPins.get(slot);
+        // Logged in by another signer of this process: the PIN must be the one that logged in (fail closed).
+        // Logged in by other code (no record): the module cannot tell, so the session serves.
+        if (verified !== undefined && !timingSafeEqual(verified, mac)) {
+          throw new Pkcs11CredentialError('ERR_PKCS11_PIN_INCORRECT', 'The PIN differs from the one the token is logged in with.');
+        }
+        return;
+      }
       if (ckr === 'CKR_PIN_LOCKED') throw pkcs11Failure('ERR_PKCS11_PIN_LOCKED', 'The token\'s user PIN is locked: unlock it with the SO PIN.', cause);
       if (ckr === 'CKR_PIN_INCORRECT' || ckr === 'CKR_PIN_INVALID' || ckr === 'CKR_PIN_LEN_RANGE' || ckr === 'CKR_PIN_EXPIRED') {
         throw pkcs11Failure('ERR_PKCS11_PIN_INCORRECT', 'The token refused the PIN.', cause);
