@@ -145,7 +145,7 @@ async function readCertificateFile(path: string): Promise<CertificateInfo> {
       cause: new Error((cause as NodeJS.ErrnoException).code ?? 'read failed'),
     });
   }
-  return loadCertificate(bytes[0] === 0x30 ? new Uint8Array(bytes) : bytes.toString('utf8'));
+  return loadCertificate(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)); // DER, or PEM as UTF-8
 }
 
 /** The one certificate candidate whose key type matches the token key (the proof by signature follows). */
