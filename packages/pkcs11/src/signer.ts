@@ -388,15 +388,21 @@ class Token {
           await this.#recover();
           continue;
         }
+        if (cause instanceof CredentialError) throw cause;
         throw pkcs11Failure('ERR_SIGNER_FAILED', `The PKCS#11 token failed to sign with ${algorithm}.`, cause);
       }
     }
   }
 
-  /** After the token went away: drop every idle session, then a fresh session, login and key handle. One at a time. */
+  /**
+   * After the token went away: drop every idle session, find the token again (a re-inserted token may sit in
+   * another slot; absent, this rejects with `ERR_PKCS11_TOKEN_NOT_FOUND`), then a fresh session, login and key
+   * handle. One at a time.
+   */
   #recover(): Promise<void> {
     this.#recovering ??= (async () => {
       this.#pool.discardIdle();
+      this.#slot = this.#findSlot();
       const session = await this.#pool.acquire();
       try {
         this.#findKey(session);

@@ -4,7 +4,7 @@
  * signatures, session recovery, a clean exit, and keys that stay
  * non-extractable.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { inspect, promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -39,6 +39,14 @@ function privateKeyFlags(): { label: string; extractable: boolean; sensitive: bo
     library.C_Finalize();
     library.close();
   }
+}
+
+/** The token's serial number, as `softhsm2-util --show-slots` prints it. */
+function tokenSerial(): string {
+  const shown = execFileSync('softhsm2-util', ['--show-slots'], { encoding: 'utf8' });
+  const serials = [...shown.matchAll(/^\s*Serial number:[ \t]*(\S+)[ \t]*$/gm)].map((m) => m[1]!);
+  expect(serials).toHaveLength(1);
+  return serials[0]!;
 }
 
 async function expectCode(promise: Promise<unknown>, code: string, ckr?: string): Promise<Pkcs11CredentialError> {
@@ -93,6 +101,12 @@ describe.skipIf(softhsmMissing !== undefined)(`SoftHSM 2${softhsmMissing ? ` (sk
     }
     // The default algorithm of the key (PS256 for RSA, ES256/ES384 by curve).
     expect(decodeProtectedHeader(await createClientAssertion(s, { clientId: 'daemon', audience: AUDIENCE })).alg).toBe(s.certificate.defaultAlgorithm);
+  });
+
+  test('by CKA_ID (percent-encoded) and token serial, PIN from options', async () => {
+    const s = await openPkcs11Signer(`pkcs11:serial=${tokenSerial()};id=%02?module-path=${MODULE_PATH}`, { pin: PIN });
+    open.push(s);
+    expect(s.certificate.thumbprints.sha256Hex).toBe(token.ec256.opensslSha256);
   });
 
   test('an algorithm the key cannot make: ERR_INVALID_OPTIONS', async () => {
