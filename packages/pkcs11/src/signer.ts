@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { constants, createHash, createHmac, randomBytes, timingSafeEqual, verify, type VerifyKeyObjectInput } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual, verify } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { CredentialError, loadCertificate, type CertificateInfo, type ExternalSigner, type JwsAlgorithm } from '@x/assertion';
 import pkcs11js from 'pkcs11js';
@@ -132,7 +132,7 @@ export async function openPkcs11Signer(uri: string, options: Pkcs11SignerOptions
   } catch (error) {
     token.close();
     releaseModule(modulePath);
-    throw error;
+    throw error instanceof CredentialError ? error : pkcs11Failure('ERR_SIGNER_FAILED', 'The PKCS#11 token failed while opening the key.', error);
   }
 }
 
@@ -148,7 +148,7 @@ async function readCertificateFile(path: string): Promise<CertificateInfo> {
   return loadCertificate(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)); // DER, or PEM as UTF-8
 }
 
-/** The one certificate candidate whose key type matches the token key (the proof by signature follows). */
+/** The candidates whose key type is the token key's (the proof by signature follows). */
 function checkKey(token: Token, list: readonly CertificateInfo[]): CertificateInfo[] {
   if (list.length === 0) {
     throw new Pkcs11CredentialError(
@@ -163,22 +163,18 @@ function checkKey(token: Token, list: readonly CertificateInfo[]): CertificateIn
   return matching;
 }
 
-/** Sign a fixed input in the token and verify it with each candidate's public key: the first that verifies is the certificate. */
+/**
+ * Sign a fixed input in the token (RS256 for RSA, deterministic; ES* by curve) and verify it with each
+ * candidate's public key: the first that verifies is the certificate.
+ */
 async function proveKey(token: Token, candidates: readonly CertificateInfo[]): Promise<CertificateInfo> {
   for (const certificate of candidates) {
     const algorithm: JwsAlgorithm = certificate.keyType === 'RSA' ? 'RS256' : certificate.defaultAlgorithm;
     const signature = await token.sign(KEY_CHECK_INPUT, algorithm, certificate);
-    if (verify(MECHANISMS[algorithm]!.digest ?? `sha${algorithm.slice(2)}`, KEY_CHECK_INPUT, verifyKey(certificate, algorithm), signature)) {
-      return certificate;
-    }
+    const key = algorithm.startsWith('ES') ? { key: certificate.publicKey, dsaEncoding: 'ieee-p1363' as const } : certificate.publicKey;
+    if (verify(`sha${algorithm.slice(2)}`, KEY_CHECK_INPUT, key, signature)) return certificate;
   }
   throw new Pkcs11CredentialError('ERR_KEY_MISMATCH', 'The certificate does not belong to the private key in the token (a test signature did not verify).');
-}
-
-function verifyKey(certificate: CertificateInfo, algorithm: JwsAlgorithm): VerifyKeyObjectInput {
-  if (algorithm.startsWith('PS')) return { key: certificate.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST };
-  if (algorithm.startsWith('ES')) return { key: certificate.publicKey, dsaEncoding: 'ieee-p1363' };
-  return { key: certificate.publicKey };
 }
 
 /** The public face: what `util.inspect` and `JSON.stringify` show is the URI (no PIN) and the certificate summary. */
@@ -224,7 +220,7 @@ class Token {
   #slot: Handle | undefined;
   #key: Handle | undefined;
   #keyId: Buffer | undefined;
-  keyType: 'RSA' | 'EC' | undefined;
+  #keyType: 'RSA' | 'EC' | undefined;
   #recovering: Promise<void> | undefined;
 
   constructor({ library, verifiedPins }: Loaded, uri: Pkcs11Uri, pin: string | undefined, sessions: number) {
@@ -291,8 +287,12 @@ class Token {
     try {
       this.#login(session);
     } catch (error) {
-      library.C_CloseSession(session);
-      throw error;
+      try {
+        library.C_CloseSession(session);
+      } catch {
+        // the session is gone with the token
+      }
+      throw error instanceof CredentialError ? error : pkcs11Failure('ERR_PKCS11_TOKEN_NOT_FOUND', 'Reading the PKCS#11 token failed.', error);
     }
     return session;
   }
@@ -343,10 +343,15 @@ class Token {
     }
     const [keyType, id] = library.C_GetAttributeValue(session, keys[0]!, [{ type: pkcs11js.CKA_KEY_TYPE }, { type: pkcs11js.CKA_ID }]);
     const type = ulong(keyType!.value);
-    this.keyType = type === pkcs11js.CKK_RSA ? 'RSA' : type === pkcs11js.CKK_EC ? 'EC' : undefined;
-    if (this.keyType === undefined) throw new Pkcs11CredentialError('ERR_UNSUPPORTED_KEY', 'The token key is neither RSA nor EC.');
+    this.#keyType = type === pkcs11js.CKK_RSA ? 'RSA' : type === pkcs11js.CKK_EC ? 'EC' : undefined;
+    if (this.#keyType === undefined) throw new Pkcs11CredentialError('ERR_UNSUPPORTED_KEY', 'The token key is neither RSA nor EC.');
     this.#key = keys[0]!;
     this.#keyId = id!.value;
+  }
+
+  /** The key's type (CKA_KEY_TYPE), once {@link open} found it. */
+  get keyType(): 'RSA' | 'EC' | undefined {
+    return this.#keyType;
   }
 
   /** The X.509 certificates in the token with the key's CKA_ID. */
@@ -374,7 +379,7 @@ class Token {
     const output = spec.keyType === 'RSA' ? certificate.keySize / 8 : 2 * Math.ceil(certificate.keySize / 8);
     for (let attempt = 0; ; attempt++) {
       await this.#recovering;
-      const session = await this.#pool.acquire();
+      const session = await this.#pool.acquire(); // rejects with a CredentialError (#openSession)
       try {
         this.#library.C_SignInit(session, spec.mechanism, this.#key!);
         const signature = await this.#library.C_SignAsync(session, data, Buffer.alloc(output));
