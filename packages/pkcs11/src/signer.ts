@@ -12,7 +12,7 @@ import pkcs11js from 'pkcs11js';
 import { ckrName, Pkcs11CredentialError, pkcs11Failure } from './errors.js';
 import { acquireModule, releaseModule, type Loaded } from './module.js';
 import { SessionPool } from './pool.js';
-import { parsePkcs11Uri, type Pkcs11Uri } from './uri.js';
+import { parsePkcs11Uri, readPin, type Pkcs11Uri } from './uri.js';
 
 type Handle = Buffer;
 
@@ -121,7 +121,7 @@ export async function openPkcs11Signer(uri: string, options: Pkcs11SignerOptions
       attribute: 'module-path',
     });
   }
-  const pin = parsed.hasPin ? await parsed.readPin() : options.pin;
+  const pin = parsed.hasPin ? await readPin(parsed) : options.pin;
   const certificateFile = options.certificatePath === undefined ? undefined : await readCertificateFile(options.certificatePath);
 
   const token = new Token(acquireModule(modulePath), parsed, pin, sessions);

@@ -56,8 +56,9 @@ function decodeText(attribute: string, value: string): string {
 
 /**
  * A parsed PKCS#11 URI. Attribute values are percent-decoded; `id` is bytes.
- * The PIN (`pin-value`, or the file named by `pin-source`) is held privately:
- * `toString`, `toJSON` and `util.inspect` never show it; {@link Pkcs11Uri.readPin} returns it.
+ * The PIN (`pin-value`, or the file named by `pin-source`) is not a member:
+ * `toString`, `toJSON` and `util.inspect` never show it, and only this
+ * package reads it (`readPin`, not exported), to log in.
  */
 export class Pkcs11Uri {
   /** Token label (`CK_TOKEN_INFO.label`). */
@@ -83,38 +84,19 @@ export class Pkcs11Uri {
   declare readonly moduleName?: string;
   /** The file named by `pin-source=file:…`, when given. */
   declare readonly pinSource?: string;
-  readonly #pinValue: string | undefined;
   readonly #canonical: string;
 
   /** @internal use {@link parsePkcs11Uri} */
   constructor(fields: Record<string, unknown>, pinValue: string | undefined, canonical: string) {
     Object.assign(this, fields);
-    this.#pinValue = pinValue;
+    if (pinValue !== undefined) PIN_VALUES.set(this, pinValue);
     this.#canonical = canonical;
     Object.freeze(this);
   }
 
   /** Whether the URI carries a PIN (`pin-value` or `pin-source`). */
   get hasPin(): boolean {
-    return this.#pinValue !== undefined || this.pinSource !== undefined;
-  }
-
-  /**
-   * The PIN: `pin-value`, or the content of the `pin-source` file without a
-   * trailing line break; `undefined` when the URI has neither.
-   *
-   * @throws {@link Pkcs11CredentialError} `ERR_FILE_READ` when the `pin-source` file cannot be read
-   */
-  async readPin(): Promise<string | undefined> {
-    if (this.pinSource === undefined) return this.#pinValue;
-    try {
-      return (await readFile(this.pinSource, 'utf8')).replace(/\r?\n$/, '');
-    } catch (cause) {
-      throw new Pkcs11CredentialError('ERR_FILE_READ', 'The pin-source file of the PKCS#11 URI cannot be read.', {
-        attribute: 'pin-source',
-        cause: new Error((cause as NodeJS.ErrnoException).code ?? 'read failed'),
-      });
-    }
+    return PIN_VALUES.has(this) || this.pinSource !== undefined;
   }
 
   /** The URI as given, with `pin-value` left out. */
@@ -124,6 +106,28 @@ export class Pkcs11Uri {
 
   toJSON(): string {
     return this.#canonical;
+  }
+}
+
+/** `pin-value`s, outside the objects so that nothing holding a {@link Pkcs11Uri} can read them. */
+const PIN_VALUES = new WeakMap<Pkcs11Uri, string>();
+
+/**
+ * The PIN of a URI: `pin-value`, or the content of the `pin-source` file
+ * without a trailing line break; `undefined` when the URI has neither.
+ * Internal to this package.
+ *
+ * @throws {@link Pkcs11CredentialError} `ERR_FILE_READ` when the `pin-source` file cannot be read
+ */
+export async function readPin(uri: Pkcs11Uri): Promise<string | undefined> {
+  if (uri.pinSource === undefined) return PIN_VALUES.get(uri);
+  try {
+    return (await readFile(uri.pinSource, 'utf8')).replace(/\r?\n$/, '');
+  } catch (cause) {
+    throw new Pkcs11CredentialError('ERR_FILE_READ', 'The pin-source file of the PKCS#11 URI cannot be read.', {
+      attribute: 'pin-source',
+      cause: new Error((cause as NodeJS.ErrnoException).code ?? 'read failed'),
+    });
   }
 }
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { describe, expect, test } from 'vitest';
 import { parsePkcs11Uri, Pkcs11CredentialError } from '../src/index.js';
+import { readPin } from '../src/uri.js';
 
 describe('RFC 7512 §3 examples parse', () => {
   test.each([
@@ -102,14 +103,15 @@ describe('the PIN is never shown', () => {
   });
 
   test('readPin: pin-value, or the pin-source file without its line break', async () => {
-    expect(await parsePkcs11Uri(`pkcs11:?pin-value=${encodeURIComponent('a&b;c')}`).readPin()).toBe('a&b;c');
+    expect(await readPin(parsePkcs11Uri(`pkcs11:?pin-value=${encodeURIComponent('a&b;c')}`))).toBe('a&b;c');
     const dir = await mkdtemp(join(tmpdir(), 'x-pkcs11-uri-'));
     try {
       await writeFile(join(dir, 'pin'), `${PIN}\n`);
       const uri = parsePkcs11Uri(`pkcs11:?pin-source=file:${join(dir, 'pin')}`);
-      expect(await uri.readPin()).toBe(PIN);
+      expect(await readPin(uri)).toBe(PIN);
+      expect('readPin' in uri).toBe(false);
       expect(inspect(uri) + JSON.stringify(uri)).not.toContain(PIN);
-      await expect(parsePkcs11Uri(`pkcs11:?pin-source=file:${join(dir, 'absent')}`).readPin()).rejects.toMatchObject({ code: 'ERR_FILE_READ', attribute: 'pin-source' });
+      await expect(readPin(parsePkcs11Uri(`pkcs11:?pin-source=file:${join(dir, 'absent')}`))).rejects.toMatchObject({ code: 'ERR_FILE_READ', attribute: 'pin-source' });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
