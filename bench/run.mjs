@@ -21,6 +21,7 @@ import { renderTable } from './lib/table.mjs';
 import { dependencyTree } from './figures/deps.mjs';
 
 const FIGURES = ['signing', 'pfx', 'slow-pfx', 'cache', 'first-token', 'concurrent', 'memory', 'deps'];
+FIGURES.push('cli-startup');
 const { values: flags } = parseArgs({
   args: process.argv.slice(2).filter((a) => a !== '--'), // `pnpm bench -- --json` passes the `--` on
   options: {
@@ -51,6 +52,7 @@ const CONFIG = {
   concurrent: { rounds: q ? 1 : 2, callers: 200 },
   memory: { tokens: q ? 100 : 1_000, concurrency: 8 },
 };
+CONFIG.cliStartup = { rounds: q ? 3 : 21 };
 const TENANT_ID = 'bench-tenant';
 const CLIENT_ID = 'bench-client';
 const SCOPE = 'api://bench-api/.default';
@@ -172,6 +174,8 @@ try {
     const from = new URL('.', import.meta.url).pathname;
     return Object.fromEntries(['@x/assertion', '@x/token', '@azure/msal-node', '@azure/identity'].map((name) => [name, dependencyTree(name, from)]));
   });
+
+  await figure('cli-startup', () => runChild('cli-startup.mjs', { certPath: fx.clientCert, ...CONFIG.cliStartup }));
 
   // What reached the token endpoint (the devserver records only token endpoint paths).
   results.server = { tokenEndpoint: devserver.tokenEndpoint('v2'), tokenRequests: tokenRequests(), otherOnTokenPaths: devserver.requests.length - tokenRequests() };

@@ -21,6 +21,10 @@ export const CredentialErrorCode = {
   NO_PRIVATE_KEY: 'ERR_NO_PRIVATE_KEY',
   /** The input holds a private key but no certificate. */
   NO_CERTIFICATE: 'ERR_NO_CERTIFICATE',
+  /** Without a private key, the bundle has no single end-entity certificate to call the leaf. */
+  AMBIGUOUS_LEAF: 'ERR_AMBIGUOUS_LEAF',
+  /** `requireIntegrity` was set and the PFX has no MAC protecting its contents. */
+  NO_INTEGRITY: 'ERR_NO_INTEGRITY',
   /** No certificate in the input carries the public key of the private key. */
   KEY_MISMATCH: 'ERR_KEY_MISMATCH',
   /** The leaf certificate's `notAfter` is in the past. */

@@ -8,32 +8,32 @@
  */
 export { CredentialError, CredentialErrorCode, isCredentialError } from './errors.js';
 export {
+  algorithmsForKey,
+  defaultAlgorithmForKey,
+  type JwsAlgorithm,
+  type KeyType,
+  type NamedCurve,
+} from './algorithms.js';
+export {
   CertificateCredential,
   CertificateInfo,
   computeThumbprints,
   type CertificateJwk,
-  type JwsAlgorithm,
-  type KeyType,
-  type NamedCurve,
+  type Integrity,
   type Thumbprints,
 } from './credential/certificate.js';
 export { DEFAULT_MAX_ITERATIONS } from './sources/types.js';
-export {
-  loadCredential,
-  loadCredentialFile,
-  loadCertificate,
-  type CredentialInput,
-  type LoadOptions,
-  type LoadFileOptions,
-} from './credential/load.js';
+export { detectContainer, readCredentialFile, MAX_INPUT_BYTES, type CredentialInput } from './credential/input.js';
+export { loadCredential, loadCredentialFile, loadCertificate, type LoadOptions, type LoadFileOptions } from './credential/load.js';
+export { toSigner, type Signer, type ExternalSigner } from './signer.js';
 export {
   createClientAssertion,
   prepareClientAssertion,
   CLIENT_ASSERTION_TYPE,
+  MAX_ASSERTION_LIFETIME_SECONDS,
   type ClientAssertionOptions,
   type PreparedClientAssertion,
   type SignOverrides,
-  type ExternalSigner,
   type ThumbprintHeader,
 } from './assertion/sign.js';
 export {

@@ -7,7 +7,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError, CliError } from './errors.js';
-import { promptSecret, readUserFile, type Io } from './io.js';
+import { promptSecret, type Io } from './io.js';
 
 /** Option definitions in `node:util` `parseArgs` form. */
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
@@ -34,8 +34,6 @@ export interface CommandInput {
 /** A subcommand: its options, usage, help text and implementation. */
 export interface Command {
   readonly name: string;
-  /** One line for the global help. */
-  readonly summary: string;
   /** The usage line, printed after a usage error. */
   readonly usage: string;
   /** The full `--help` text (without the usage line). */
@@ -53,10 +51,11 @@ export const COMMON_OPTIONS = {
   debug: { type: 'boolean' },
 } as const satisfies OptionSpec;
 
-/** Options of commands that may open an encrypted container. */
+/** Options of commands that may open an encrypted container (a PFX, an encrypted key). */
 export const PASSPHRASE_OPTIONS = {
   'passphrase-env': { type: 'string' },
   'passphrase-file': { type: 'string' },
+  'require-integrity': { type: 'boolean' },
 } as const satisfies OptionSpec;
 
 /** Help lines describing {@link PASSPHRASE_OPTIONS}. */
@@ -64,7 +63,9 @@ export const PASSPHRASE_HELP = `  --passphrase-env <NAME>   read the PFX / key p
   --passphrase-file <path>  read the passphrase from a file (one trailing newline is dropped)
                             Without either, a passphrase is prompted for (no echo) when stdin
                             is a terminal, and never otherwise. Passphrases are never accepted
-                            as command-line arguments.`;
+                            as command-line arguments.
+  --require-integrity       refuse a PFX without a MAC (ERR_NO_INTEGRITY); without it,
+                            such a file loads with a warning on stderr`;
 
 /**
  * Parse a command's arguments strictly.
@@ -125,6 +126,24 @@ export function requireString(values: OptionValues, name: string, usage: string,
 }
 
 /**
+ * An option naming a token endpoint (the `aud` of a client assertion): an
+ * absolute `https:` URL, or `http:` to a loopback host (`localhost`,
+ * `127.0.0.0/8`, `[::1]`) for tests — the rule `@x/token` applies before it
+ * sends a credential (RFC 6749 §3.2 requires TLS).
+ *
+ * @throws {@link UsageError} for anything else, or a URL with user info or a fragment
+ */
+export function optEndpointUrl(values: OptionValues, name: string, usage: string): string | undefined {
+  const v = optString(values, name);
+  if (v === undefined) return undefined;
+  const url = URL.canParse(v) ? new URL(v) : undefined;
+  const loopback = url !== undefined && (url.hostname === 'localhost' || url.hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(url.hostname));
+  const ok = url !== undefined && url.username === '' && url.password === '' && url.hash === '' && (url.protocol === 'https:' || (url.protocol === 'http:' && loopback));
+  if (!ok) throw new UsageError(`--${name} must be an absolute https: URL (http: only to localhost, 127.0.0.0/8 or [::1]), without user info or fragment.`, usage);
+  return v;
+}
+
+/**
  * A string option restricted to a list of choices.
  *
  * @throws {@link UsageError} for any other value
@@ -141,13 +160,14 @@ export function optChoice<T extends string>(values: OptionValues, name: string, 
 /**
  * A positive integer option.
  *
+ * @param unit - what it counts, for the message
  * @throws {@link UsageError} for anything but a positive decimal integer
  */
-export function optPositiveInt(values: OptionValues, name: string, usage: string): number | undefined {
+export function optPositiveInt(values: OptionValues, name: string, usage: string, unit = 'seconds'): number | undefined {
   const v = optString(values, name);
   if (v === undefined) return undefined;
   if (!/^[0-9]+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) {
-    throw new UsageError(`--${name} must be a positive integer number of seconds (got '${v}').`, usage);
+    throw new UsageError(`--${name} must be a positive integer number of ${unit} (got '${v}').`, usage);
   }
   return Number(v);
 }
@@ -195,9 +215,10 @@ export async function passphraseSource(
   if (file !== undefined) {
     let text: string;
     try {
-      text = (await readUserFile(file, 'passphrase file')).toString('utf8');
+      const { readCredentialFile } = await import('@x/assertion');
+      text = Buffer.from(await readCredentialFile(file)).toString('utf8');
     } catch (e) {
-      throw new CliError('ERR_PASSPHRASE_SOURCE', (e as Error).message);
+      throw new CliError('ERR_PASSPHRASE_SOURCE', `--passphrase-file: ${(e as Error).message}`);
     }
     return { value: keep(text.replace(/\r?\n$/, '')), prompt: undefined };
   }

@@ -6,14 +6,38 @@
  * @module
  */
 import {
+  detectContainer,
   isCredentialError,
   loadCertificate,
+  loadCredential,
   loadCredentialFile,
+  readCredentialFile,
   type CertificateCredential,
   type CertificateInfo,
 } from '@x/assertion';
-import type { PassphraseSource } from './args.js';
-import { readUserFile } from './io.js';
+import { passphraseSource, type OptionValues, type PassphraseSource, type RunContext } from './args.js';
+import { printJson, type Io } from './io.js';
+
+/**
+ * How one command run opens credential files: the passphrase source, whether
+ * a PFX without a MAC is refused (`--require-integrity`), and where the
+ * warning about such a file goes.
+ */
+export interface CredentialFlags {
+  readonly passphrase: PassphraseSource;
+  readonly requireIntegrity: boolean;
+  readonly ctx: RunContext;
+}
+
+/**
+ * The {@link CredentialFlags} of a command line (`--passphrase-env`,
+ * `--passphrase-file`, `--require-integrity`).
+ *
+ * @param fallbackEnv - an environment variable holding the passphrase when no flag gives one
+ */
+export async function credentialFlags(ctx: RunContext, values: OptionValues, usage: string, fallbackEnv?: string): Promise<CredentialFlags> {
+  return { passphrase: await passphraseSource(ctx, values, usage, fallbackEnv), requireIntegrity: values['require-integrity'] === true, ctx };
+}
 
 /**
  * Run `load` with the given passphrase; if it fails with
@@ -30,43 +54,59 @@ async function withPassphrase<T>(label: string, source: PassphraseSource, load: 
 }
 
 /**
- * Load a certificate with its private key, for signing: a PEM bundle, a PFX,
- * or a certificate (PEM/DER) with `keyPath`.
- *
- * @param ignoreValidityPeriod - accept an expired / not yet valid certificate (for display only)
- * @throws `CredentialError` from `@x/assertion` (`ERR_PASSPHRASE_REQUIRED`, `ERR_BAD_PASSPHRASE`, …)
+ * Warn (stderr) that a PFX loaded without integrity protection, as OpenSSL does ("MAC is absent").
+ * The path is shown as typed: the file it names has just loaded as a PFX.
  */
-export function loadCredentialFromFile(
-  path: string,
-  options: { keyPath?: string; passphrase: PassphraseSource; ignoreValidityPeriod?: boolean },
-): Promise<CertificateCredential> {
-  const { keyPath, passphrase, ignoreValidityPeriod = false } = options;
-  return withPassphrase(keyPath ?? path, passphrase, (p) =>
-    loadCredentialFile(path, { keyPath, ignoreValidityPeriod, ...(p === undefined ? {} : { passphrase: p }) }),
-  );
+function warnIntegrity(flags: CredentialFlags, path: string, credential: CertificateCredential): CertificateCredential {
+  if (credential.integrity === 'none') {
+    flags.ctx.io.stderr.write(
+      `x-assertion: warning: ${path}: the PFX has no MAC, so nothing shows whether its contents were changed (--require-integrity refuses such files)\n`,
+    );
+  }
+  return credential;
 }
 
 /**
- * Load a certificate for display, JWKS or verification. A certificate alone
- * (PEM or DER) or the certificates of a PEM bundle need no key and no
- * passphrase; a PFX is opened (with the passphrase if encrypted); with
- * `keyPath` the pair is loaded and checked. The validity period is not
- * enforced: an expired certificate can still be inspected.
+ * Load a certificate with its private key, for signing: a PEM bundle, a PFX,
+ * or a certificate (PEM/DER) with `keyPath`. The leaf is the library's (the
+ * certificate that matches the key).
+ *
+ * @param ignoreValidityPeriod - accept an expired / not yet valid certificate (for display only)
+ * @throws `CredentialError` from `@x/assertion` (`ERR_PASSPHRASE_REQUIRED`, `ERR_BAD_PASSPHRASE`,
+ *   `ERR_NO_INTEGRITY`, `ERR_FILE_READ`, …)
  */
-export async function loadCertificateFromFile(
+export async function loadCredentialFromFile(
   path: string,
-  options: { keyPath?: string; passphrase: PassphraseSource },
-): Promise<CertificateInfo> {
-  if (options.keyPath !== undefined) return loadCredentialFromFile(path, { ...options, ignoreValidityPeriod: true });
-  const bytes = await readUserFile(path, 'certificate file');
+  flags: CredentialFlags,
+  options: { keyPath?: string | undefined; ignoreValidityPeriod?: boolean } = {},
+): Promise<CertificateCredential> {
+  const { keyPath, ignoreValidityPeriod = false } = options;
+  const credential = await withPassphrase(keyPath ?? path, flags.passphrase, (p) =>
+    loadCredentialFile(path, { keyPath, ignoreValidityPeriod, requireIntegrity: flags.requireIntegrity, ...(p === undefined ? {} : { passphrase: p }) }),
+  );
+  return warnIntegrity(flags, path, credential);
+}
+
+/**
+ * Load a certificate for display, JWKS or verification, with the library's
+ * leaf rule. PEM (a certificate, or a bundle with or without its key) and a
+ * DER certificate need no passphrase; a PFX is opened (with the passphrase if
+ * encrypted); with `keyPath` the pair is loaded and checked. The validity
+ * period is not enforced: an expired certificate can still be inspected.
+ */
+export async function loadCertificateFromFile(path: string, flags: CredentialFlags, keyPath?: string): Promise<CertificateInfo> {
+  if (keyPath !== undefined) return loadCredentialFromFile(path, flags, { keyPath, ignoreValidityPeriod: true });
+  const bytes = await readCredentialFile(path);
+  if (detectContainer(bytes) === 'pem') return loadCertificate(bytes);
   try {
-    return loadCertificate(bytes);
+    return loadCertificate(bytes); // a DER certificate
   } catch (e) {
-    // Binary input that is not a DER certificate: try it as a PFX / PKCS#12 container.
-    const binary = bytes[0] === 0x30;
-    if (!binary || !isCredentialError(e, 'ERR_MALFORMED')) throw e;
+    if (!isCredentialError(e, 'ERR_MALFORMED')) throw e;
   }
-  return loadCredentialFromFile(path, { passphrase: options.passphrase, ignoreValidityPeriod: true });
+  const credential = await withPassphrase(path, flags.passphrase, (p) =>
+    loadCredential({ pfx: bytes, ...(p === undefined ? {} : { passphrase: p }) }, { ignoreValidityPeriod: true, requireIntegrity: flags.requireIntegrity }),
+  );
+  return warnIntegrity(flags, path, credential);
 }
 
 /**
@@ -107,4 +147,23 @@ export function certificateSummary(cert: CertificateInfo, now = new Date()): Rec
     sha256: cert.thumbprints.sha256Hex,
     chainLength: cert.chain.length,
   };
+}
+
+/** Print a certificate's summary: {@link certificateSummary} as JSON, or as aligned text lines. */
+export function printSummary(io: Io, cert: CertificateInfo, json: boolean): void {
+  const summary = certificateSummary(cert);
+  if (json) return printJson(io, summary);
+  const rows: Array<[string, unknown]> = [
+    ['subject', summary.subject],
+    ['issuer', summary.issuer],
+    ['serial', summary.serialNumber],
+    ['not before', summary.notBefore],
+    ['not after', `${summary.notAfter as string}${summary.validNow ? '' : '  (not valid now)'}`],
+    ['key', `${cert.keyType}${cert.keyType === 'RSA' ? ` ${cert.keySize}` : cert.curve ? ` ${cert.curve}` : ''}`],
+    ['sha1', summary.sha1],
+    ['sha256', summary.sha256],
+    ['x5t', summary.x5t],
+    ['x5t#S256', summary['x5t#S256']],
+  ];
+  io.stdout.write(rows.map(([k, v]) => `${`${k}:`.padEnd(12)}${String(v)}\n`).join(''));
 }

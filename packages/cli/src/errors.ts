@@ -14,13 +14,15 @@ export class CliError extends Error {
    * @param code - stable `ERR_*` code
    * @param message - one sentence, no secrets
    * @param exitCode - process exit status (default 1)
+   * @param options - `cause`, shown with `--debug`
    */
   constructor(
     readonly code: string,
     message: string,
     readonly exitCode: number = ExitCode.FAILURE,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = 'CliError';
   }
 }
@@ -30,12 +32,14 @@ export class UsageError extends CliError {
   /**
    * @param message - what is wrong with the command line
    * @param usage - the usage line of the command concerned
+   * @param options - `cause`: the library error it rewords
    */
   constructor(
     message: string,
     readonly usage: string,
+    options?: ErrorOptions,
   ) {
-    super('ERR_USAGE', message, ExitCode.USAGE);
+    super('ERR_USAGE', message, ExitCode.USAGE, options);
     this.name = 'UsageError';
   }
 }

@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-export { main, COMMANDS } from './main.js';
+export { main, COMMANDS, type CommandEntry } from './main.js';
 export { CliError, UsageError, ExitCode } from './errors.js';
 export type { Io, TextSink, InputStream } from './io.js';
 export type { Command } from './args.js';

@@ -7,18 +7,33 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseCommandLine, shownArgument, type Command, type RunContext } from './args.js';
-import { inspectCommand } from './commands/inspect.js';
-import { jwksCommand } from './commands/jwks.js';
-import { signCommand } from './commands/sign.js';
-import { thumbprintCommand } from './commands/thumbprint.js';
-import { tokenCommand } from './commands/token.js';
 import { CliError, ExitCode, UsageError } from './errors.js';
 import { processIo, type Io } from './io.js';
 
-/** Every subcommand, in help order. */
-export const COMMANDS: readonly Command[] = [thumbprintCommand, signCommand, inspectCommand, jwksCommand, tokenCommand];
+/**
+ * A subcommand as the dispatcher knows it: its name and help summary, and how
+ * to load its code. Only the command that runs is imported (with the library
+ * modules it needs), so a `thumbprint` process does not load the signing,
+ * verification or token code.
+ */
+export interface CommandEntry {
+  readonly name: string;
+  /** One line for the global help. */
+  readonly summary: string;
+  load(): Promise<Command>;
+}
 
-const MAIN_USAGE = 'usage: x-assertion <thumbprint|sign|inspect|jwks|token> [options]   (x-assertion --help)';
+/** Every subcommand, in help order. */
+export const COMMANDS: readonly CommandEntry[] = [
+  { name: 'thumbprint', summary: 'show x5t, x5t#S256, SHA-1/SHA-256 thumbprints, subject, issuer and validity', load: async () => (await import('./commands/thumbprint.js')).thumbprintCommand },
+  { name: 'sign', summary: 'print a signed JWT client assertion (RFC 7523) for a client id and token endpoint', load: async () => (await import('./commands/sign.js')).signCommand },
+  { name: 'inspect', summary: 'decode a JWT client assertion (times in ISO 8601); verify it with --cert', load: async () => (await import('./commands/inspect.js')).inspectCommand },
+  { name: 'jwks', summary: 'print a JWKS (or Entra keyCredentials with --entra) for one or more certificates', load: async () => (await import('./commands/jwks.js')).jwksCommand },
+  { name: 'token', summary: 'get an access token (client credentials grant, certificate client assertion)', load: async () => (await import('./commands/token.js')).tokenCommand },
+  { name: 'create-certificate', summary: 'make a key pair and self-signed certificate, written as a PFX (no openssl needed)', load: async () => (await import('./commands/create-certificate.js')).createCertificateCommand },
+];
+
+const MAIN_USAGE = 'usage: x-assertion <thumbprint|sign|inspect|jwks|token|create-certificate> [options]   (x-assertion --help)';
 
 function globalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
@@ -83,12 +98,51 @@ async function dispatch(ctx: RunContext, argv: string[]): Promise<number> {
     if (name === undefined) return writeOut(ctx, globalHelp());
     args.unshift('--help');
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) throw new UsageError(`Unknown command ${shownArgument(name)}.`, MAIN_USAGE);
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) throw new UsageError(`Unknown command ${shownArgument(name)}.`, MAIN_USAGE);
+  const command = await entry.load();
   const { values, positionals } = parseCommandLine(command, args);
   if (values.debug) ctx.debug = true;
   if (values.help) return writeOut(ctx, `${command.usage}\n\n${command.help}\n`);
-  return command.run({ ctx, values, positionals });
+  try {
+    return await command.run({ ctx, values, positionals });
+  } catch (e) {
+    throw inFlagTerms(e, command.usage);
+  }
+}
+
+/**
+ * Library option names and the flags that set them. The CLI passes every
+ * value on to `@x/assertion` / `@x/token`, which hold the policy (algorithm
+ * table, lifetime limit, URL rules); their messages are reworded here so the
+ * user reads the flag they typed.
+ */
+const FLAG_OF: ReadonlyArray<[RegExp, string]> = [
+  [/\bkeyPath\b/g, '--key'],
+  [/\blifetimeSeconds\b/g, '--lifetime'],
+  [/\bclientId\b/g, '--client-id'],
+  [/\bincludeX5c\b/g, '--x5c'],
+  [/\btokenEndpoint\b/g, '--token-endpoint'],
+  [/\bauthorityHost\b/g, '--authority-host'],
+  [/\btenantId\b/g, '--tenant'],
+  [/\brequireIntegrity\b/g, '--require-integrity'],
+  [/\bclockSkewSeconds\b/g, 'the clock-skew backdating of nbf'],
+  [/\balgorithm: /g, '--alg: '],
+  [/\b(audience|thumbprint|kid|issuer|resource): /g, '--$1: '],
+  [/\bAlgorithm (\S+) needs\b/g, '--alg $1 needs'],
+];
+
+/**
+ * A library error as the user should read it: option names replaced by flags;
+ * a bad option value (`ERR_INVALID_OPTIONS`) is a usage error like any other
+ * bad command line (exit 2, `ERR_USAGE`).
+ */
+function inFlagTerms(e: unknown, usage: string): unknown {
+  if (!(e instanceof Error) || e instanceof CliError) return e;
+  const message = FLAG_OF.reduce((m, [pattern, flag]) => m.replace(pattern, flag), e.message);
+  if ((e as { code?: unknown }).code === 'ERR_INVALID_OPTIONS') return new UsageError(message, usage, { cause: e });
+  if (message !== e.message) e.message = message;
+  return e;
 }
 
 function writeOut(ctx: RunContext, text: string): number {

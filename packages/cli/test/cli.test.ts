@@ -232,7 +232,7 @@ describe('usage and help', () => {
     [[], /Missing command/],
     [['sign', 'x.pem', '--audience', AUD], /Missing required option --client-id/],
     [['thumbprint', 'x.pem', '--bogus'], /Unknown option '--bogus'/],
-    [['sign', 'x.pem', '--client-id', 'c', '--audience', 'a', '--lifetime', 'soon'], /--lifetime must be a positive integer/],
+    [['sign', 'x.pem', '--client-id', 'c', '--audience', AUD, '--lifetime', 'soon'], /--lifetime must be a positive integer/],
     [['sign', 'x.pem', '--passphrase', SENTINEL, '--client-id', 'c', '--audience', 'a'], /--passphrase is not accepted/],
     [['thumbprint'], /Missing <file>/],
   ])('%j exits 2 with the error line and a usage line', async (args, message) => {
@@ -247,7 +247,7 @@ describe('usage and help', () => {
   });
 
   it('--help per command, on stdout, exit 0', async () => {
-    for (const cmd of ['thumbprint', 'sign', 'inspect', 'jwks', 'token']) {
+    for (const cmd of ['thumbprint', 'sign', 'inspect', 'jwks', 'token', 'create-certificate']) {
       const r = await cli([cmd, '--help']);
       expect(r.code).toBe(0);
       expect(r.stdout.startsWith(`usage: x-assertion ${cmd}`)).toBe(true);

@@ -116,10 +116,10 @@ describe('errors', () => {
     expect(r.stderr).toMatch(/^x-assertion: ERR_NO_PRIVATE_KEY: /);
   });
 
-  it('sign: --alg the key cannot make is the library error (exit 1); an unknown --alg is usage (exit 2)', async () => {
+  it('sign: --alg the key cannot make and an unknown --alg are both usage errors (exit 2)', async () => {
     const a = await run(['sign', fx.rsaBundle, '--client-id', 'c', '--audience', AUD, '--alg', 'ES256']);
-    expect(a.code).toBe(1);
-    expect(a.stderr).toMatch(/^x-assertion: ERR_INVALID_OPTIONS: /);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toMatch(/^x-assertion: ERR_USAGE: --alg ES256 /);
     const b = await run(['sign', fx.rsaBundle, '--client-id', 'c', '--audience', AUD, '--alg', 'HS256']);
     expect(b.code).toBe(2);
     const c = await run(['sign', fx.rsaBundle, '--client-id', 'c', '--audience', AUD, '--thumbprint', 'sha1']);
@@ -157,8 +157,8 @@ describe('jwks', () => {
     const { keys } = JSON.parse(r.stdout);
     expect(keys.map((k: { alg: string }) => k.alg)).toEqual(['RS256', 'RS256']);
     const bad = await run(['jwks', fx.ecCert, '--alg', 'RS256']);
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/^x-assertion: ERR_ALG_MISMATCH: /);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^x-assertion: ERR_USAGE: --alg RS256 /);
   });
 
   it('EC keys: ES256 JWK; --entra warns on stderr that Entra takes RSA only', async () => {

@@ -7,6 +7,8 @@
  */
 import type { AccessToken } from './cache.js';
 import type { GetTokenOptions } from './client.js';
+import { TokenRequestError } from './errors.js';
+import { insecureUrlProblem } from './request.js';
 
 /** Anything with a `getToken` that honours `forceRefresh`: every credential of this package. */
 export interface RefreshableTokenSource {
@@ -26,7 +28,10 @@ export interface AuthorizedFetchOptions {
  * body can be sent twice (none, a string, bytes, `URLSearchParams`,
  * `FormData`, a `Blob`). With a stream body, or a `Request` object as input,
  * the 401 is returned as is. The `signal` of `init` also aborts waiting for
- * the token.
+ * the token. The token is sent only under the token endpoint's URL policy:
+ * `https:`, or `http:` to loopback (RFC 6750 §5.3: bearer tokens need TLS).
+ *
+ * @throws {@link TokenRequestError} `ERR_INVALID_OPTIONS` (a rejected call) for any other URL, before a token is fetched
  *
  * @example
  * ```ts
@@ -41,6 +46,10 @@ export function createAuthorizedFetch(
 ): (input: string | URL | Request, init?: RequestInit) => Promise<Response> {
   const doFetch = options.fetch ?? globalThis.fetch;
   const send = async (input: string | URL | Request, init: RequestInit | undefined, forceRefresh: boolean) => {
+    const problem = insecureUrlProblem(new URL(input instanceof Request ? input.url : input));
+    if (problem !== undefined) {
+      throw new TokenRequestError('ERR_INVALID_OPTIONS', `createAuthorizedFetch: the resource URL ${problem}; no token was sent.`);
+    }
     const { token } = await credential.getToken(scopes, { abortSignal: init?.signal ?? undefined, forceRefresh });
     const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
     headers.set('authorization', `Bearer ${token}`);

@@ -8,14 +8,17 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { EXPIRY_MARGIN_MS, TokenCache, type AccessToken, type CacheEntry } from './cache.js';
+import { isFresh, isUsable, refreshAfterTimestamp, TokenCache, usableUntil, type AccessToken, type CacheEntry, type CachedTokenResponse, type TokenSource } from './cache.js';
 import { discoverAuthorizationServer, scopeToResource } from './endpoints.js';
 import { TokenRequestError } from './errors.js';
+import { redact, sanitizeError } from './redact.js';
 import type { EventSink } from './events.js';
 import type { ResolvedOptions } from './options.js';
 import { abortable, abortError, clientCredentialsGrantBody, displayUrl, postForm, type HttpOptions } from './request.js';
 import { processTokenResponse, type TokenResponse } from './response.js';
 import { withRetries } from './retry.js';
+import type { TokenStoreEvent } from './store.js';
+import { storeLookup } from './store-lookup.js';
 
 /**
  * The client authentication parameters of one token request (RFC 6749
@@ -25,6 +28,17 @@ import { withRetries } from './retry.js';
  * @param tokenEndpoint - the URL the request goes to: an assertion's `aud`
  */
 export type ClientAuthentication = (tokenEndpoint: string) => Promise<Readonly<Record<string, string>>>;
+
+/** What a token store needs to know about the key the client authenticates with now. */
+export interface ClientKey {
+  /** `x5t#S256` of the certificate; `undefined` for credentials without one. */
+  readonly certificateThumbprint?: string;
+  /** See `TokenStoreRequest.keyMaterial`. */
+  readonly keyMaterial: () => Promise<Uint8Array | undefined>;
+}
+
+/** The key of a credential without a certificate: no thumbprint, no key material. */
+const NO_CLIENT_KEY: ClientKey = Object.freeze({ keyMaterial: () => Promise.resolve(undefined) });
 
 /** Options of `getToken` / `getTokenResponse`. Compatible with `@azure/core-auth`'s `GetTokenOptions`. */
 export interface GetTokenOptions {
@@ -41,13 +55,24 @@ export class TokenClient {
   readonly #authenticate: ClientAuthentication;
   readonly #events: EventSink;
   readonly #cache: TokenCache;
+  readonly #clientKey: () => Promise<ClientKey>;
   #discovery: Promise<string> | undefined;
 
-  constructor(clientId: string, options: ResolvedOptions, authenticate: ClientAuthentication, events: EventSink) {
+  /**
+   * @param clientKey - the certificate in use, for a token store's key and key material
+   */
+  constructor(
+    clientId: string,
+    options: ResolvedOptions,
+    authenticate: ClientAuthentication,
+    events: EventSink,
+    clientKey: () => Promise<ClientKey> = () => Promise.resolve(NO_CLIENT_KEY),
+  ) {
     this.#clientId = clientId;
     this.#options = options;
     this.#authenticate = authenticate;
     this.#events = events;
+    this.#clientKey = clientKey;
     this.#cache = new TokenCache({ now: options.now, refreshRetryMs: options.refreshRetryMs, events });
   }
 
@@ -67,7 +92,7 @@ export class TokenClient {
   }
 
   /** See `ClientCertificateCredential.getTokenResponse`. */
-  getTokenResponse(scopes: string | string[], options?: GetTokenOptions): Promise<TokenResponse> {
+  getTokenResponse(scopes: string | string[], options?: GetTokenOptions): Promise<CachedTokenResponse> {
     return this.#lookup(scopes, options).then((entry) => entry.response);
   }
 
@@ -96,14 +121,62 @@ export class TokenClient {
     return { clientId: this.#clientId, ...where };
   }
 
+  /** Every error leaves through the one sanitiser. */
   async #lookup(scopes: unknown, options: GetTokenOptions | undefined): Promise<CacheEntry> {
+    try {
+      return await this.#lookupRaw(scopes, options);
+    } catch (error) {
+      throw sanitizeError(error);
+    }
+  }
+
+  async #lookupRaw(scopes: unknown, options: GetTokenOptions | undefined): Promise<CacheEntry> {
     const key = scopeKey(scopes);
     const parameters = this.#scopeParameters(key);
     if (options?.abortSignal?.aborted) throw abortError();
-    return abortable(
-      this.#cache.lookup(key, () => this.#requestToken(key, parameters), options?.forceRefresh === true),
-      options?.abortSignal,
-    );
+    const request = () => this.#requestToken(key, parameters);
+    const store = this.#options.tokenStore;
+    const source: TokenSource =
+      store === undefined ? request : (forceRefresh) => this.#fromStore(key, parameters, request, forceRefresh);
+    return abortable(this.#cache.lookup(key, source, options?.forceRefresh === true), options?.abortSignal);
+  }
+
+  /** Level 2: the token store, told the cache's policy; the call is shared by every caller, so no caller's signal. */
+  async #fromStore(
+    scope: string,
+    parameters: Record<string, string>,
+    request: () => Promise<TokenResponse>,
+    forceRefresh: boolean,
+  ): Promise<TokenResponse> {
+    const [tokenEndpoint, clientKey] = await Promise.all([this.#tokenEndpoint(), this.#clientKey()]);
+    const now = this.#options.now;
+    const events = this.#events;
+    return storeLookup(this.#options.tokenStore!, {
+      key: Object.freeze({
+        tokenEndpoint,
+        clientId: this.#clientId,
+        scopes: parameters.scope ?? parameters.resource ?? '',
+        certificateThumbprint: clientKey.certificateThumbprint,
+        tokenType: 'Bearer',
+        partition: undefined,
+      }),
+      isFresh: (response) => isFresh(response, now()),
+      isUsable: (response) => isUsable(response, now()),
+      fetch: request,
+      keyMaterial: clientKey.keyMaterial,
+      forceRefresh,
+      emit: (event: TokenStoreEvent) => {
+        if (!events.active) return;
+        const { type, code, message, waitedMs } = event;
+        events.emit({
+          type,
+          scope,
+          ...(code === undefined ? {} : { code: String(code) }),
+          ...(message === undefined ? {} : { message: redact(String(message)) }),
+          ...(waitedMs === undefined ? {} : { waitedMs }),
+        });
+      },
+    });
   }
 
   /** `scope` (v2, generic; omitted when empty) or `resource` (v1). */
@@ -148,7 +221,7 @@ export class TokenClient {
       endpoint: shown,
       scope,
       expiresOnTimestamp: response.expiresOnTimestamp,
-      refreshAfterTimestamp: response.refreshAfterTimestamp,
+      refreshAfterTimestamp: refreshAfterTimestamp(response),
     });
     return response;
   }
@@ -175,21 +248,19 @@ function scopeKey(scopes: unknown): string {
 }
 
 /**
- * Refuse a token that is already within {@link EXPIRY_MARGIN_MS} of its
- * expiry when it arrives (`expires_in` at most the margin, or an answer slow
- * enough to eat the lifetime): it would be handed out unusable. Retryable
- * only when the lifetime sent was longer than the margin (time in transit
- * ate it, so a prompt answer may do).
+ * Refuse a token that is already within its expiry margin when it arrives
+ * (an answer slow enough to eat three quarters of the lifetime): it would be
+ * handed out unusable.
  *
  * @throws {@link TokenRequestError} `ERR_INVALID_TOKEN_RESPONSE`
  */
 function usableOnArrival(response: TokenResponse, arrivedAt: number, status: number): TokenResponse {
-  const left = response.expiresOnTimestamp - EXPIRY_MARGIN_MS - arrivedAt;
-  if (left > 0) return response;
+  if (arrivedAt < usableUntil(response)) return response;
   throw new TokenRequestError(
     'ERR_INVALID_TOKEN_RESPONSE',
-    `The token expires within the ${EXPIRY_MARGIN_MS / 1000} s expiry margin on arrival ` +
+    'The token expires within its expiry margin on arrival ' +
       `(expires_in ${response.expiresIn} s, answer after ${Math.max(0, Math.round((arrivedAt - response.expiresOnTimestamp) / 1000 + response.expiresIn))} s): refused.`,
-    { status, retryable: response.expiresIn * 1000 > EXPIRY_MARGIN_MS },
+    // Time in transit ate the lifetime: a prompt answer may do.
+    { status, retryable: true },
   );
 }

@@ -29,13 +29,13 @@ import {
   type ThumbprintHeader,
 } from '@x/assertion';
 import { z } from 'zod';
-import type { AccessToken } from './cache.js';
+import type { AccessToken, CachedTokenResponse } from './cache.js';
 import { TokenClient, type ClientAuthentication, type GetTokenOptions } from './client.js';
 import { TokenRequestError } from './errors.js';
 import { EventSink } from './events.js';
 import { parseOptions, resolveOptions, tokenCredentialOptionsShape, type TokenCredentialOptions } from './options.js';
-import type { TokenResponse } from './response.js';
 import { ReloadingCertificate } from './rotation.js';
+import { storeKeyMaterial } from './store-lookup.js';
 
 /**
  * What the three credentials share: `getToken`, `getTokenResponse` and safe
@@ -65,7 +65,7 @@ export abstract class ClientCredentialsGrantCredential {
    * Like {@link getToken}, with every field of the token response (`scope`,
    * `resource`, `ext_expires_in`, `refresh_in`, …). Shares the cache.
    */
-  getTokenResponse(scopes: string | string[], options?: GetTokenOptions): Promise<TokenResponse> {
+  getTokenResponse(scopes: string | string[], options?: GetTokenOptions): Promise<CachedTokenResponse> {
     return this.#client.getTokenResponse(scopes, options);
   }
 
@@ -215,7 +215,11 @@ export class ClientCertificateCredential extends ClientCredentialsGrantCredentia
       const assertion = await createClientAssertion(credential, { ...assertionOptions, audience: tokenEndpoint, kid });
       return { client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: assertion };
     };
-    super(new TokenClient(clientId, resolved, authenticate, events));
+    const clientKey = async () => {
+      const credential = await source.current();
+      return { certificateThumbprint: credential.thumbprints['x5t#S256'], keyMaterial: async () => storeKeyMaterial(credential) };
+    };
+    super(new TokenClient(clientId, resolved, authenticate, events, clientKey));
     this.#certificate = source;
   }
 

@@ -3,12 +3,14 @@
  *
  * Every failure this package reports itself is a {@link TokenRequestError}
  * with a stable {@link TokenErrorCode}. Failures to load or sign with the
- * certificate are `@x/assertion`'s `CredentialError`, passed through as they
- * are. Messages, fields and `cause` chains never hold a client assertion, an
- * access token, a private key, a passphrase or a client secret.
+ * certificate are `@x/assertion`'s `CredentialError`, passed through after
+ * the same sanitising as every other error (`redact.ts`). Messages, fields and
+ * `cause` chains never hold a client assertion, an access token, a private
+ * key, a passphrase or a client secret.
  *
  * @module
  */
+import { sanitizeError } from './redact.js';
 
 /** Stable error codes. Match on these, never on the message text. */
 export const TokenErrorCode = {
@@ -20,8 +22,13 @@ export const TokenErrorCode = {
   UNEXPECTED_RESPONSE: 'ERR_UNEXPECTED_RESPONSE',
   /** A success status without an `access_token` (RFC 6749 §5.1 makes it REQUIRED). */
   NO_ACCESS_TOKEN: 'ERR_NO_ACCESS_TOKEN',
-  /** A token response whose `expires_in` or `token_type` is missing or nonsense (no token without a known expiry), or a token already within the expiry margin on arrival. */
+  /** A token response whose `expires_in` is missing or nonsense (no token without a known expiry), or a token already within the expiry margin on arrival. */
   INVALID_TOKEN_RESPONSE: 'ERR_INVALID_TOKEN_RESPONSE',
+  /**
+   * A token response whose `token_type` is not `Bearer` (e.g. `pop`, `DPoP`): refused until its binding is
+   * supported, so a sender-constrained token is never sent as a bearer token.
+   */
+  UNSUPPORTED_TOKEN_TYPE: 'ERR_UNSUPPORTED_TOKEN_TYPE',
   /** The response body exceeded `maxResponseBytes`. */
   RESPONSE_TOO_LARGE: 'ERR_RESPONSE_TOO_LARGE',
   /** An attempt exceeded `timeoutMs` (or the retry budget's remaining time). */
@@ -36,6 +43,11 @@ export const TokenErrorCode = {
   INVALID_METADATA: 'ERR_INVALID_METADATA',
   /** The `getAssertion` callback of a `ClientAssertionCredential` failed or returned no string. */
   ASSERTION_CALLBACK: 'ERR_ASSERTION_CALLBACK',
+  /**
+   * Token requests for this key are paused fleet-wide (raised by a `TokenStore` that saw a replica throttled);
+   * `retryAfterMs` says for how long.
+   */
+  THROTTLED: 'ERR_THROTTLED',
   /** An admin-consent callback carries a `state` other than the one sent. */
   STATE_MISMATCH: 'ERR_STATE_MISMATCH',
 } as const;
@@ -67,7 +79,7 @@ export interface TokenRequestErrorDetails {
   readonly retryAfterMs?: number;
   /** Whether trying again later may succeed (network error, timeout, 408, 429, 500, 502, 503, 504). */
   readonly retryable?: boolean;
-  /** The underlying error; reduced to name, code and message (see {@link sanitizeCause}). */
+  /** The underlying error; sanitised (see `sanitizeError`): name, code and redacted message only. */
   readonly cause?: unknown;
 }
 
@@ -107,7 +119,7 @@ export class TokenRequestError extends Error {
    * @param details - the server's answer; `cause` is sanitised
    */
   constructor(code: TokenErrorCode, message: string, details: TokenRequestErrorDetails = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: sanitizeCause(details.cause) });
+    super(message, details.cause === undefined ? undefined : { cause: sanitizeError(details.cause) });
     this.name = 'TokenRequestError';
     this.code = code;
     this.status = details.status;
@@ -127,62 +139,4 @@ export class TokenRequestError extends Error {
 /** `true` when `e` is a {@link TokenRequestError}, optionally with the given code. */
 export function isTokenRequestError(e: unknown, code?: TokenErrorCode): e is TokenRequestError {
   return e instanceof TokenRequestError && (code === undefined || e.code === code);
-}
-
-/**
- * Reduce a thrown value to a fresh `Error` carrying only its name, its string
- * `code` and its message (and the same for its own `cause`, two levels deep:
- * `fetch failed` → `ECONNRESET`), so no request, response or key object
- * survives in a `cause` chain. `TokenRequestError` and `@x/assertion`'s
- * `CredentialError` are already safe and kept as they are.
- */
-export function sanitizeCause(cause: unknown, depth = 0, secrets: readonly string[] = []): Error {
-  if (cause instanceof TokenRequestError || (cause instanceof Error && cause.name === 'CredentialError')) return cause;
-  const inner = depth < 2 && cause instanceof Error && cause.cause !== undefined ? sanitizeCause(cause.cause, depth + 1, secrets) : undefined;
-  const e = new Error(redact(cause instanceof Error ? cause.message : String(cause), secrets), inner ? { cause: inner } : undefined);
-  if (cause instanceof Error) e.name = cause.name;
-  const code = (cause as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') (e as Error & { code?: string }).code = code;
-  return e;
-}
-
-/** The `code` (`ERR_UNKNOWN` when it has none) and redacted message of any thrown value, for events. */
-export function describeError(error: unknown): { code: string; message: string } {
-  const code = (error as { code?: unknown } | null)?.code;
-  return {
-    code: typeof code === 'string' ? code : 'ERR_UNKNOWN',
-    message: redactJwts(error instanceof Error ? error.message : String(error)),
-  };
-}
-
-const JWT_LIKE = /eyJ[\w-]*(?:\.[\w-]*){0,2}/g;
-
-/** Replace anything shaped like a JWS/JWT (an assertion, an access token), whole or cut short, with `[redacted]`. */
-export function redactJwts(text: string): string {
-  return text.replace(JWT_LIKE, '[redacted]');
-}
-
-/** The value of a token-bearing JSON member, closing quote or not (a truncated body). */
-const TOKEN_MEMBER_JSON = /("(?:access_token|refresh_token|id_token|client_secret|client_assertion|assertion)"\s*:\s*")(?:[^"\\]|\\.)*/g;
-/** The value of a token-bearing form or query parameter. */
-const TOKEN_MEMBER_FORM = /(\b(?:access_token|refresh_token|id_token|client_secret|client_assertion|assertion)=)[^&\s"'<>]*/g;
-/** Known secrets shorter than this are not searched for: they would mangle messages, and are no secrets. */
-const MIN_SECRET_LENGTH = 8;
-
-/**
- * Redact text that came from a server or a transport before it is kept in an
- * error or an event: each of `secrets` (the credential the request sent: an
- * assertion, a client secret; as sent, URI- and form-encoded), anything
- * JWT-shaped, and the values of token-bearing JSON members and form
- * parameters (`access_token`, `client_secret`, `client_assertion`, …).
- */
-export function redact(text: string, secrets: readonly string[] = []): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret.length < MIN_SECRET_LENGTH) continue;
-    for (const form of new Set([secret, encodeURIComponent(secret), new URLSearchParams({ s: secret }).toString().slice(2)])) {
-      out = out.split(form).join('[redacted]');
-    }
-  }
-  return redactJwts(out).replace(TOKEN_MEMBER_JSON, '$1[redacted]').replace(TOKEN_MEMBER_FORM, '$1[redacted]');
 }

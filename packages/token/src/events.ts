@@ -11,12 +11,14 @@
  * @example
  * ```ts
  * import diagnostics_channel from 'node:diagnostics_channel';
+import type { TokenStoreEventType } from './store.js';
  * diagnostics_channel.subscribe(TOKEN_DIAGNOSTICS_CHANNEL, (event) => console.log(event));
  * ```
  *
  * @module
  */
 import diagnostics_channel from 'node:diagnostics_channel';
+import type { TokenStoreEventType } from './store.js';
 
 /** The `node:diagnostics_channel` name every credential publishes {@link TokenEvent}s on. */
 export const TOKEN_DIAGNOSTICS_CHANNEL = 'x-token';
@@ -38,6 +40,8 @@ export const TOKEN_DIAGNOSTICS_CHANNEL = 'x-token';
  * - `rotation`: a changed certificate file was loaded.
  * - `rotation-failed`: a changed certificate file could not be loaded; the
  *   previous certificate stays in use.
+ * - `store-…`: what the `tokenStore` reported (see `TokenStoreEvent`); its
+ *   `message` redacted.
  */
 export type TokenEvent =
   | {
@@ -94,7 +98,15 @@ export type TokenEvent =
       readonly thumbprint: string;
       readonly notAfter: string;
     }
-  | { readonly type: 'rotation-failed'; readonly clientId: string; readonly path: string; readonly code: string; readonly message: string };
+  | { readonly type: 'rotation-failed'; readonly clientId: string; readonly path: string; readonly code: string; readonly message: string }
+  | {
+      readonly type: TokenStoreEventType;
+      readonly clientId: string;
+      readonly scope: string;
+      readonly code?: string;
+      readonly message?: string;
+      readonly waitedMs?: number;
+    };
 
 /** A function receiving every {@link TokenEvent}. Exceptions it throws are ignored. */
 export type TokenLogger = (event: TokenEvent) => void;

@@ -23,8 +23,15 @@ export {
 } from './credentials.js';
 export type { TokenCredentialOptions } from './options.js';
 export type { GetTokenOptions } from './client.js';
-export { EXPIRY_MARGIN_MS, refreshAfterTimestamp, type AccessToken } from './cache.js';
+export { EXPIRY_MARGIN_MS, type AccessToken, type CachedTokenResponse } from './cache.js';
 export { processTokenResponse, type TokenResponse } from './response.js';
+export type {
+  TokenStore,
+  TokenStoreKey,
+  TokenStoreRequest,
+  TokenStoreEvent,
+  TokenStoreEventType,
+} from './store.js';
 export { TokenRequestError, TokenErrorCode, isTokenRequestError, type TokenRequestErrorDetails } from './errors.js';
 export {
   AzureAuthorityHosts,

@@ -10,6 +10,7 @@ import { TokenRequestError } from './errors.js';
 import type { TokenLogger } from './events.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT_MS } from './request.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
+import type { TokenStore } from './store.js';
 
 /**
  * Options shared by every credential. Where to send the request is chosen by
@@ -47,6 +48,12 @@ export interface TokenCredentialOptions {
   readonly now?: () => number;
   /** After a failed background refresh, wait this long (ms) before the next one. Default 30,000. */
   readonly refreshRetryMs?: number;
+  /**
+   * Level 2 of the token cache, shared between processes or credentials
+   * (e.g. `@x/token-redis`): asked on a miss of the in-process cache or when
+   * its token is due, never on a hit. Default: none (the in-process cache only).
+   */
+  readonly tokenStore?: TokenStore;
 }
 
 /** {@link TokenCredentialOptions} with defaults applied and the endpoint chosen. */
@@ -60,6 +67,7 @@ export interface ResolvedOptions {
   readonly logger: TokenLogger | undefined;
   readonly now: () => number;
   readonly refreshRetryMs: number;
+  readonly tokenStore: TokenStore | undefined;
 }
 
 const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', { message: `must be ${what}` });
@@ -85,6 +93,11 @@ export const tokenCredentialOptionsShape = {
   logger: fn<TokenLogger>('a function').optional(),
   now: fn<() => number>('a function returning milliseconds').optional(),
   refreshRetryMs: positiveMs.default(30_000),
+  tokenStore: z
+    .custom<TokenStore>((v) => typeof (v as { lookup?: unknown } | null)?.lookup === 'function', {
+      message: 'must be a TokenStore (an object with a lookup function)',
+    })
+    .optional(),
 };
 
 /** Tenant names that cannot issue app-only tokens (Entra ID requires a tenant for client credentials). */
@@ -148,6 +161,7 @@ export function resolveOptions(
     logger: options.logger,
     now: options.now ?? Date.now,
     refreshRetryMs: options.refreshRetryMs,
+    tokenStore: options.tokenStore,
   };
 }
 

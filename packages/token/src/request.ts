@@ -12,7 +12,8 @@
  *
  * @module
  */
-import { redact, sanitizeCause, TokenRequestError } from './errors.js';
+import { TokenRequestError } from './errors.js';
+import { redact, sanitizeError } from './redact.js';
 
 /** Transport options of one exchange. */
 export interface HttpOptions {
@@ -118,7 +119,7 @@ async function exchange(url: string, init: RequestInit, options: HttpOptions, se
     }
     if (options.signal?.aborted) throw abortError();
     throw new TokenRequestError('ERR_NETWORK', `The request to ${displayUrl(url)} failed: ${redact(networkReason(cause), secrets)}.`, {
-      cause: sanitizeCause(cause, 0, secrets),
+      cause: sanitizeError(cause, secrets),
       retryable: true,
     });
   }

@@ -16,8 +16,8 @@
  * @module
  */
 import { z } from 'zod';
-import { refreshAfterTimestamp } from './cache.js';
-import { redact, TokenRequestError } from './errors.js';
+import { TokenRequestError } from './errors.js';
+import { redact } from './redact.js';
 import type { HttpResponse } from './request.js';
 import { isRetryableStatus, parseRetryAfter } from './retry.js';
 
@@ -28,14 +28,15 @@ import { isRetryableStatus, parseRetryAfter } from './retry.js';
 export interface TokenResponse {
   /** The access token. Treat it as a secret. */
   readonly accessToken: string;
-  /** `token_type`, `Bearer` (any case on the wire) or `pop`. */
-  readonly tokenType: 'Bearer' | 'pop';
+  /**
+   * `token_type`: `Bearer` (any case on the wire). Other types are refused
+   * until their binding (DPoP, RFC 9449; mTLS, RFC 8705) is supported.
+   */
+  readonly tokenType: 'Bearer';
   /** `expires_in`: lifetime in seconds, as sent. */
   readonly expiresIn: number;
   /** When the token expires: the request's start time + `expires_in` (conservative, and immune to clock skew). */
   readonly expiresOnTimestamp: number;
-  /** When to fetch a new one; see {@link refreshAfterTimestamp}. */
-  readonly refreshAfterTimestamp: number;
   /** `scope` granted (v2 and generic servers). */
   readonly scope?: string;
   /** `resource` (v1). */
@@ -92,7 +93,8 @@ const errorSchema = z.object({
  *   `ERR_OAUTH_ERROR` (an `error` body: RFC 6749 §5.2),
  *   `ERR_NON_JSON_RESPONSE` (HTML from a proxy, an empty body…),
  *   `ERR_UNEXPECTED_RESPONSE` (JSON that is neither; a redirect),
- *   `ERR_NO_ACCESS_TOKEN`, `ERR_INVALID_TOKEN_RESPONSE` (missing or nonsense `expires_in`, unknown `token_type`).
+ *   `ERR_NO_ACCESS_TOKEN`, `ERR_INVALID_TOKEN_RESPONSE` (missing or nonsense `expires_in`),
+ *   `ERR_UNSUPPORTED_TOKEN_TYPE` (a `token_type` other than Bearer: `pop`, `DPoP`…).
  *   `retryable` is set from the status (408, 429, 500, 502, 503, 504), and
  *   `retryAfterMs` from `Retry-After`.
  */
@@ -118,10 +120,10 @@ export function processTokenResponse(response: HttpResponse, requestedAt: number
     );
   }
   const body = parsed.data;
-  const tokenType = body.token_type.toLowerCase() === 'bearer' ? 'Bearer' : body.token_type === 'pop' ? 'pop' : undefined;
+  const tokenType = acceptedTokenType(body.token_type);
   if (tokenType === undefined) {
     throw new TokenRequestError(
-      'ERR_INVALID_TOKEN_RESPONSE',
+      'ERR_UNSUPPORTED_TOKEN_TYPE',
       `The token response has token_type ${JSON.stringify(redact(body.token_type, secrets).slice(0, 20))}; only Bearer tokens are supported.`,
       { status: response.status },
     );
@@ -132,7 +134,6 @@ export function processTokenResponse(response: HttpResponse, requestedAt: number
     tokenType,
     expiresIn: body.expires_in,
     expiresOnTimestamp,
-    refreshAfterTimestamp: refreshAfterTimestamp(requestedAt, expiresOnTimestamp, body.refresh_in),
     ...defined({
       scope: body.scope,
       resource: body.resource,
@@ -142,6 +143,15 @@ export function processTokenResponse(response: HttpResponse, requestedAt: number
       notBefore: body.not_before,
     }),
   });
+}
+
+/**
+ * The token types this package can use (RFC 6749 §7.1): `Bearer` (RFC 6750),
+ * in any case. A sender-constrained type (`DPoP`, RFC 9449 §5; `pop`) is
+ * accepted here once its binding is sent by the client.
+ */
+function acceptedTokenType(type: string): TokenResponse['tokenType'] | undefined {
+  return type.toLowerCase() === 'bearer' ? 'Bearer' : undefined;
 }
 
 /**
@@ -162,7 +172,10 @@ const AADSTS = /\bAADSTS(\d+)\b/g;
 
 /** A {@link TokenRequestError} from an OAuth error body (RFC 6749 §5.2) with Entra's fields. */
 function oauthError(response: HttpResponse, json: Record<string, unknown>, secrets: readonly string[]): TokenRequestError {
-  const body = errorSchema.parse(json);
+  const parsed = errorSchema.safeParse(json);
+  // `{"error":""}` and other broken error bodies: still a typed error, never a raw ZodError.
+  if (!parsed.success) return unexpected(response, true, secrets);
+  const body = parsed.data;
   const clean = (text: string | undefined) => (text === undefined ? undefined : redact(text, secrets));
   const error = redact(body.error, secrets);
   const description = clean(body.error_description);
@@ -222,10 +235,13 @@ function retryFields(response: HttpResponse): { retryable: boolean; retryAfterMs
   };
 }
 
-/** The first 200 characters of a body, whitespace collapsed, redacted (before it is cut: no partial secret). */
+/** Characters of a non-JSON body kept in `bodyPreview`. */
+const PREVIEW_CHARS = 200;
+
+/** The first {@link PREVIEW_CHARS} characters of a body, whitespace collapsed; the whole body redacted before the cut. */
 function preview(body: Uint8Array, secrets: readonly string[]): string {
-  const text = Buffer.from(body.subarray(0, 4096)).toString('utf8');
-  return redact(text.replace(/[\s\u0000-\u001f\u007f]+/g, ' ').trim(), secrets).slice(0, 200);
+  const clean = redact(Buffer.from(body).toString('utf8'), secrets);
+  return clean.replace(/[\s\u0000-\u001f\u007f]+/g, ' ').trim().slice(0, PREVIEW_CHARS);
 }
 
 /** Drop `undefined` members so the frozen result lists only what the server sent. */

@@ -55,17 +55,23 @@ export function isRetryableStatus(status: number): boolean {
  * @param value - the header value
  * @param date - the response's `Date` header, if any
  * @param now - the local time, milliseconds since the epoch
- * @returns milliseconds to wait (≥ 0), or `undefined` when absent or unparseable
+ * @returns milliseconds to wait, 0 to {@link MAX_RETRY_AFTER_MS}, or `undefined` when absent or unparseable
  */
 export function parseRetryAfter(value: string | null, date: string | null, now: number): number | undefined {
   if (value === null) return undefined;
   const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  if (/^\d+$/.test(trimmed)) return Math.min(Number(trimmed) * 1000, MAX_RETRY_AFTER_MS);
   const at = /[a-z]/i.test(trimmed) ? Date.parse(trimmed) : Number.NaN; // an HTTP-date names a month
   if (Number.isNaN(at)) return undefined;
   const serverNow = date === null ? Number.NaN : Date.parse(date);
-  return Math.max(0, at - (Number.isNaN(serverNow) ? now : serverNow));
+  return Math.min(Math.max(0, at - (Number.isNaN(serverNow) ? now : serverNow)), MAX_RETRY_AFTER_MS);
 }
+
+/**
+ * The longest `Retry-After` honoured: one hour (MSAL's cap too), so one answer
+ * cannot leave a scope, and `forceRefresh`, blocked until a restart.
+ */
+export const MAX_RETRY_AFTER_MS = 3_600_000;
 
 /**
  * The backoff before retry number `retry` (1 for the first retry): full

@@ -15,7 +15,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { loadCredentialFile, type CertificateCredential } from '@x/assertion';
-import { describeError } from './errors.js';
+import { describeError } from './redact.js';
 import type { EventSink } from './events.js';
 
 /** A certificate file and how to open it. */

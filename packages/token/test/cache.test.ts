@@ -1,10 +1,14 @@
 import { describe, expect, test } from 'vitest';
-import { EXPIRY_MARGIN_MS, refreshAfterTimestamp, TokenRequestError, type TokenResponse } from '@x/token';
-import { TokenCache } from '../src/cache.js';
+import { EXPIRY_MARGIN_MS, TokenRequestError, type TokenResponse } from '@x/token';
+import { refreshAfterTimestamp as refreshAt, TokenCache, usableUntil } from '../src/cache.js';
 import { EventSink } from '../src/events.js';
 import { recordEvents } from './support.js';
 
 const MIN = 60_000;
+
+/** The refresh time of a token requested at `requestedAt`, expiring at `expiresOn`, with `refresh_in`. */
+const refreshAfterTimestamp = (requestedAt: number, expiresOn: number, refreshIn?: number) =>
+  refreshAt({ expiresIn: (expiresOn - requestedAt) / 1000, expiresOnTimestamp: expiresOn, refreshIn });
 
 describe('the refresh rule', () => {
   test('one hour: at half the lifetime', () => {
@@ -20,8 +24,14 @@ describe('the refresh rule', () => {
   test('a token shorter than 5 minutes is due at half its lifetime, not on every call', () => {
     expect(refreshAfterTimestamp(1000, 1000 + 2 * MIN)).toBe(1000 + MIN);
   });
-  test('a token barely longer than the expiry margin is due when it stops being usable', () => {
-    expect(refreshAfterTimestamp(0, 40_000)).toBe(10_000);
+  test('a token shorter than 2 minutes: margin a quarter of its lifetime, refresh at half', () => {
+    expect(refreshAfterTimestamp(0, 40_000)).toBe(20_000);
+    expect(usableUntil({ expiresIn: 40, expiresOnTimestamp: 40_000 })).toBe(30_000);
+    expect(usableUntil({ expiresIn: 12, expiresOnTimestamp: 12_000 })).toBe(9_000);
+    expect(usableUntil({ expiresIn: 3600, expiresOnTimestamp: 3_600_000 })).toBe(3_600_000 - EXPIRY_MARGIN_MS);
+  });
+  test('refresh_in past the end of usability of a short token: at the end of usability', () => {
+    expect(refreshAfterTimestamp(0, 12_000, 60)).toBe(9_000);
   });
 });
 
@@ -44,7 +54,6 @@ function setup(lifetimeMs = 60 * MIN) {
       tokenType: 'Bearer' as const,
       expiresIn: lifetimeMs / 1000,
       expiresOnTimestamp: requestedAt + lifetimeMs,
-      refreshAfterTimestamp: refreshAfterTimestamp(requestedAt, requestedAt + lifetimeMs),
     });
   };
   return {
@@ -143,12 +152,18 @@ describe('TokenCache', () => {
     expect(s.events.filter((e) => e.type === 'refresh')).toEqual([{ type: 'refresh', clientId: 'app', scope: 'k', reason: 'forced' }]);
   });
 
-  test('a token shorter than the margin is handed to its waiters but never cached as usable', async () => {
+  test('a 20 s token is served from the cache (margin 5 s), refreshed at 10 s, never served past 15 s', async () => {
     const s = setup(20_000);
     const entry = await s.cache.lookup('k', s.fetch, false);
     expect(entry.token.token).toBe('token-1');
+    expect(await s.cache.hit('k')).toBe(entry.token);
+    s.advance(10_000);
     expect(s.cache.hit('k')).toBeUndefined();
-    await s.cache.lookup('k', s.fetch, false);
-    expect(s.calls).toBe(2);
+    s.fail(true);
+    expect((await s.cache.lookup('k', s.fetch, false)).token).toBe(entry.token);
+    await new Promise((r) => setImmediate(r));
+    s.advance(5_000);
+    await expect(s.cache.lookup('k', s.fetch, false)).rejects.toMatchObject({ code: 'ERR_NETWORK' });
+    expect(s.calls).toBe(3);
   });
 });

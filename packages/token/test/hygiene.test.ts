@@ -282,7 +282,7 @@ describe('hostile servers echo the credential back', () => {
       [
         'a token_type echoing the credential',
         (form) => Response.json({ token_type: credentialOf(form), expires_in: 3599, access_token: ACCESS_OPAQUE }),
-        'ERR_INVALID_TOKEN_RESPONSE',
+        'ERR_UNSUPPORTED_TOKEN_TYPE',
       ],
       [
         'expires_in nonsense next to a token',
@@ -290,9 +290,9 @@ describe('hostile servers echo the credential back', () => {
         'ERR_INVALID_TOKEN_RESPONSE',
       ],
       [
-        'a token expired on arrival',
-        () => Response.json({ token_type: 'Bearer', expires_in: 5, access_token: ACCESS_OPAQUE }),
-        'ERR_INVALID_TOKEN_RESPONSE',
+        'a token of a type not supported (pop)',
+        () => Response.json({ token_type: 'pop', expires_in: 3599, access_token: ACCESS_OPAQUE }),
+        'ERR_UNSUPPORTED_TOKEN_TYPE',
       ],
       [
         'no access_token but an id_token',

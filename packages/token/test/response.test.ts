@@ -19,14 +19,13 @@ function failure(response: HttpResponse): TokenRequestError {
 }
 
 describe('processTokenResponse: success (RFC 6749 §5.1)', () => {
-  test('v2: numbers, expiry from the request time, refresh at half life', () => {
+  test('v2: numbers, expiry from the request time; no refresh policy (the cache decides)', () => {
     const r = processTokenResponse(answer(200, { token_type: 'Bearer', expires_in: 3600, ext_expires_in: 3600, access_token: 'at' }), T0);
     expect(r).toEqual({
       accessToken: 'at',
       tokenType: 'Bearer',
       expiresIn: 3600,
       expiresOnTimestamp: T0 + 3_600_000,
-      refreshAfterTimestamp: T0 + 1_800_000,
       extExpiresIn: 3600,
     });
     expect(Object.isFrozen(r)).toBe(true);
@@ -53,7 +52,6 @@ describe('processTokenResponse: success (RFC 6749 §5.1)', () => {
     const r = processTokenResponse(answer(200, { token_type: 'bearer', expires_in: 86_399, refresh_in: 43_199, access_token: 'at' }), T0);
     expect(r.tokenType).toBe('Bearer');
     expect(r.refreshIn).toBe(43_199);
-    expect(r.refreshAfterTimestamp).toBe(T0 + 43_199_000);
   });
 
   test.each([
@@ -78,8 +76,11 @@ describe('processTokenResponse: success (RFC 6749 §5.1)', () => {
     expect(failure(answer(200, { token_type: 'Bearer', expires_in: 3599, access_token: '' })).code).toBe('ERR_NO_ACCESS_TOKEN');
   });
 
-  test('a token type other than Bearer is refused', () => {
-    expect(failure(answer(200, { token_type: 'DPoP', expires_in: 3599, access_token: 'at' })).code).toBe('ERR_INVALID_TOKEN_RESPONSE');
+  test('a token type other than Bearer (any case) is refused with its own code', () => {
+    for (const type of ['DPoP', 'pop', 'PoP', 'mac', 'N_A']) {
+      expect(failure(answer(200, { token_type: type, expires_in: 3599, access_token: 'at' })).code).toBe('ERR_UNSUPPORTED_TOKEN_TYPE');
+    }
+    expect(processTokenResponse(answer(200, { token_type: 'BEARER', expires_in: 3599, access_token: 'at' }), T0).tokenType).toBe('Bearer');
   });
 });
 

@@ -1,36 +1,16 @@
-import { constants, randomUUID, sign as cryptoSign, type KeyObject, type SignKeyObjectInput } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { CertificateCredential, CertificateInfo, type JwsAlgorithm } from '../credential/certificate.js';
-import { loadCertificate } from '../credential/load.js';
+import { checkAlgorithm, JWS_ALGORITHMS, type JwsAlgorithm } from '../algorithms.js';
+import { CertificateCredential, PREPARED } from '../credential/certificate.js';
 import { parseOptions } from '../credential/options.js';
 import { CredentialError } from '../errors.js';
+import { toSigner, type ExternalSigner } from '../signer.js';
 
 /** `client_assertion_type` for a JWT client assertion (RFC 7523 §2.2). */
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 /** Which certificate thumbprint header(s) to send (RFC 7515 §4.1.7, §4.1.8). */
 export type ThumbprintHeader = 'x5t#S256' | 'x5t' | 'both';
-
-/**
- * A signer whose private key never enters this process (an HSM, a cloud key
- * vault). This package builds header and claims and asks `sign` for the
- * signature.
- */
-export interface ExternalSigner {
-  /**
-   * The certificate: a {@link CertificateInfo} (from {@link loadCertificate};
-   * parsed once), PEM text (first CERTIFICATE block = leaf, the rest = chain)
-   * or DER bytes.
-   */
-  readonly certificate: CertificateInfo | string | Uint8Array;
-  /**
-   * Sign the JWS signing input (RFC 7515 §5.1: ASCII of
-   * `base64url(header) '.' base64url(payload)`) with `algorithm`, and return
-   * the JWS signature bytes: PKCS#1 v1.5 / PSS bytes for RS and PS, the raw
-   * `r || s` concatenation (not DER) for ES, the 64 bytes for EdDSA.
-   */
-  sign(signingInput: Uint8Array, algorithm: JwsAlgorithm): Promise<Uint8Array>;
-}
 
 /** Options of {@link createClientAssertion}. */
 export interface ClientAssertionOptions {
@@ -41,7 +21,12 @@ export interface ClientAssertionOptions {
    * `https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token`).
    */
   readonly audience: string;
-  /** Seconds from now to `exp`. Default 300; 1 to 3600. Entra asks for 5–10 minutes at most. */
+  /**
+   * Seconds from now to `exp`. Default 300. With the backdating of
+   * `clockSkewSeconds`, the assertion's validity window `exp − nbf` is at
+   * most {@link MAX_ASSERTION_LIFETIME_SECONDS} (so 1 to 3570 with the
+   * default skew). Entra asks for 5–10 minutes at most.
+   */
   readonly lifetimeSeconds?: number;
   /**
    * The JWS algorithm. Default by key: PS256 for RSA (current Entra
@@ -58,7 +43,11 @@ export interface ClientAssertionOptions {
   readonly includeX5c?: boolean;
   /** A `kid` header, for servers that select the key by id (oidc-provider, Keycloak): usually `credential.kid`. */
   readonly kid?: string;
-  /** Extra claims. Registered claims (`iss sub aud exp nbf iat jti`) cannot be set here. */
+  /**
+   * Extra claims: JSON values only (strings, finite numbers, booleans, null,
+   * arrays and plain objects of them; no `undefined`, functions or dates).
+   * Registered claims (`iss sub aud exp nbf iat jti`) cannot be set here.
+   */
   readonly claims?: Readonly<Record<string, unknown>>;
   /** The signing time. Default: now. For test vectors. */
   readonly now?: Date;
@@ -68,25 +57,43 @@ export interface ClientAssertionOptions {
   readonly clockSkewSeconds?: number;
 }
 
-const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+/**
+ * The longest validity window `exp − nbf` of a client assertion, in seconds:
+ * what {@link createClientAssertion} makes (`lifetimeSeconds` +
+ * `clockSkewSeconds`) and what {@link verifyClientAssertion} accepts by
+ * default. One hour, as Microsoft Entra ID's certificate credential
+ * documentation allows at most.
+ */
+export const MAX_ASSERTION_LIFETIME_SECONDS = 3600;
+
 const REGISTERED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti']);
 
-const optionsSchema = z.strictObject({
-  clientId: z.string().min(1),
-  audience: z.string().min(1),
-  lifetimeSeconds: z.number().int().min(1).max(3600).default(300),
-  algorithm: z.enum(ALGORITHMS).optional(),
-  thumbprint: z.enum(['x5t#S256', 'x5t', 'both']).default('both'),
-  includeX5c: z.boolean().default(false),
-  kid: z.string().min(1).optional(),
-  claims: z
-    .record(z.string(), z.unknown())
-    .refine((c) => !Object.keys(c).some((k) => REGISTERED_CLAIMS.has(k)), {
-      message: 'registered claims (iss, sub, aud, exp, nbf, iat, jti) are set by the library and cannot be overridden',
-    })
-    .optional(),
-  clockSkewSeconds: z.number().int().min(0).max(60).default(30),
-});
+/** A JSON value (RFC 8259) that `JSON.stringify` writes as itself. */
+const jsonValue: z.ZodType<unknown> = z.lazy(() =>
+  z.union([z.string(), z.number().finite(), z.boolean(), z.null(), z.array(jsonValue), z.record(z.string(), jsonValue)]),
+);
+
+const optionsSchema = z
+  .strictObject({
+    clientId: z.string().min(1),
+    audience: z.string().min(1),
+    lifetimeSeconds: z.number().int().min(1).max(MAX_ASSERTION_LIFETIME_SECONDS).default(300),
+    algorithm: z.enum(JWS_ALGORITHMS).optional(),
+    thumbprint: z.enum(['x5t#S256', 'x5t', 'both']).default('both'),
+    includeX5c: z.boolean().default(false),
+    kid: z.string().min(1).optional(),
+    claims: z
+      .record(z.string(), jsonValue, { invalid_type_error: 'expected an object of JSON values' })
+      .refine((c) => !Object.keys(c).some((k) => REGISTERED_CLAIMS.has(k)), {
+        message: 'registered claims (iss, sub, aud, exp, nbf, iat, jti) are set by the library and cannot be overridden',
+      })
+      .optional(),
+    clockSkewSeconds: z.number().int().min(0).max(60).default(30),
+  })
+  .refine((o) => o.lifetimeSeconds + o.clockSkewSeconds <= MAX_ASSERTION_LIFETIME_SECONDS, {
+    path: ['lifetimeSeconds'],
+    message: `lifetimeSeconds + clockSkewSeconds (the validity window exp − nbf) must be at most ${MAX_ASSERTION_LIFETIME_SECONDS}`,
+  });
 
 /** Per-call values of {@link PreparedClientAssertion.sign}; for test vectors. */
 export interface SignOverrides {
@@ -144,8 +151,26 @@ export async function createClientAssertion(
   signer: CertificateCredential | ExternalSigner,
   options: ClientAssertionOptions,
 ): Promise<string> {
-  const { now, jti, ...fixed } = options;
-  return prepareClientAssertion(signer, fixed).sign({ now, jti });
+  const { now, jti, ...fixed } = options ?? ({} as ClientAssertionOptions);
+  const overrides = now === undefined && jti === undefined ? undefined : { now, jti };
+  if (!(signer instanceof CertificateCredential)) return prepareClientAssertion(signer, fixed).sign(overrides);
+  const prepared = signer[PREPARED](cacheKey(fixed), () => prepareClientAssertion(signer, fixed));
+  // A small key signs faster here than the thread-pool round trip costs (issue 12).
+  return signer.keyType !== 'RSA' || signer.keySize <= 3072 ? prepared.signSync(overrides) : prepared.sign(overrides);
+}
+
+/**
+ * A key naming these exact option values, or `undefined` when a value is not
+ * a primitive (claims) and the options are validated on every call.
+ */
+function cacheKey(options: object): string | undefined {
+  const entries: unknown[] = [];
+  for (const [name, value] of Object.entries(options)) {
+    const type = typeof value;
+    if (type !== 'string' && type !== 'number' && type !== 'boolean' && type !== 'undefined') return undefined;
+    entries.push(name, type, value);
+  }
+  return JSON.stringify(entries);
 }
 
 /**
@@ -158,121 +183,48 @@ export async function createClientAssertion(
  * @throws {@link CredentialError} as {@link createClientAssertion}
  */
 export function prepareClientAssertion(
-  signer: CertificateCredential | ExternalSigner,
+  source: CertificateCredential | ExternalSigner,
   options: Omit<ClientAssertionOptions, 'now' | 'jti'>,
 ): PreparedClientAssertion {
   const opts = parseOptions(optionsSchema, options, 'client assertion options');
-  const certificate = signer instanceof CertificateInfo ? signer : toCertificate(signer.certificate);
+  const signer = toSigner(source);
+  const { certificate } = signer;
   const algorithm = opts.algorithm ?? certificate.defaultAlgorithm;
-  checkAlgorithm(certificate, algorithm);
+  checkAlgorithm(certificate.keyType, certificate.curve, algorithm);
 
   const header: Record<string, unknown> = { alg: algorithm, typ: 'JWT' };
   if (opts.thumbprint !== 'x5t#S256') header.x5t = certificate.thumbprints.x5t;
   if (opts.thumbprint !== 'x5t') header['x5t#S256'] = certificate.thumbprints['x5t#S256'];
   if (opts.includeX5c) header.x5c = certificate.chain.map((der) => Buffer.from(der).toString('base64'));
   if (opts.kid !== undefined) header.kid = opts.kid;
-  const headerSegment = encodeSegment(header);
+  const headerSegment = Buffer.from(JSON.stringify(header)).toString('base64url');
 
-  // The claims object is JSON with a fixed part, serialised once by
-  // JSON.stringify, and per-call members that need no escaping (a UUID made
-  // here, or a jti serialised by JSON.stringify, and integers).
-  const fixedClaims = JSON.stringify({ aud: opts.audience, iss: opts.clientId, sub: opts.clientId }).slice(0, -1);
-  const extraClaims = opts.claims && Object.keys(opts.claims).length > 0 ? `,${JSON.stringify(opts.claims).slice(1, -1)}` : '';
-
-  /** `base64url(header) '.' base64url(claims)` (RFC 7515 §5.1), as a latin1 string. */
-  const signingInput = (overrides: SignOverrides | undefined): string => {
-    const { now: date, jti } = overrides === undefined ? NO_OVERRIDES : parseOptions(overridesSchema, overrides, 'sign overrides');
+  /** `base64url(header) '.' base64url(claims)` (RFC 7515 §5.1) as bytes (ASCII). */
+  const signingInput = (overrides: SignOverrides | undefined): Buffer => {
+    const { now: date, jti = randomUUID() } = overrides === undefined ? NO_OVERRIDES : parseOptions(overridesSchema, overrides, 'sign overrides');
     const now = Math.floor((date?.getTime() ?? Date.now()) / 1000);
     const start = now - opts.clockSkewSeconds;
-    const claims =
-      `${fixedClaims},"jti":${jti === undefined ? `"${randomUUID()}"` : JSON.stringify(jti)},` +
-      `"nbf":${start},"iat":${start},"exp":${now + opts.lifetimeSeconds}${extraClaims}}`;
-    return `${headerSegment}.${Buffer.from(claims).toString('base64url')}`;
+    const claims = { aud: opts.audience, iss: opts.clientId, sub: opts.clientId, jti, nbf: start, iat: start, exp: now + opts.lifetimeSeconds, ...opts.claims };
+    return Buffer.from(`${headerSegment}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`, 'latin1');
   };
-  const compact = (input: string, signature: Uint8Array) => `${input}.${Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString('base64url')}`;
+  const compact = (input: Buffer, signature: Uint8Array) =>
+    `${input.toString('latin1')}.${Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString('base64url')}`;
 
-  if (!(signer instanceof CertificateCredential)) {
-    return {
-      algorithm,
-      sign: async (overrides) => {
-        const input = signingInput(overrides);
-        return compact(input, await signExternally(signer, algorithm, Buffer.from(input, 'latin1')));
-      },
-      signSync: () => {
-        throw new CredentialError('ERR_INVALID_OPTIONS', 'An external signer is asynchronous: use sign(), not signSync().');
-      },
-    };
-  }
-  const [digest, key] = signingParameters(signer.privateKey, algorithm);
   return {
     algorithm,
-    sign: (overrides) => {
-      try {
-        const input = signingInput(overrides);
-        return new Promise((resolve, reject) => {
-          cryptoSign(digest, Buffer.from(input, 'latin1'), key, (error, signature) =>
-            error ? reject(error) : resolve(compact(input, signature)),
-          );
-        });
-      } catch (error) {
-        return Promise.reject(error);
-      }
+    sign: async (overrides) => {
+      const input = signingInput(overrides);
+      return compact(input, await signer.sign(input, algorithm));
     },
     signSync: (overrides) => {
+      if (!(signer instanceof CertificateCredential)) {
+        throw new CredentialError('ERR_INVALID_OPTIONS', 'An external signer is asynchronous: use sign(), not signSync().');
+      }
       const input = signingInput(overrides);
-      return compact(input, cryptoSign(digest, Buffer.from(input, 'latin1'), key));
+      return compact(input, signer.signSync(input, algorithm));
     },
   };
 }
 
 const NO_OVERRIDES: SignOverrides = {};
 const overridesSchema = z.strictObject({ now: z.date().optional(), jti: z.string().min(1).optional() });
-
-function encodeSegment(value: object): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url');
-}
-
-function toCertificate(certificate: ExternalSigner['certificate']): CertificateInfo {
-  return certificate instanceof CertificateInfo ? certificate : loadCertificate(certificate);
-}
-
-/** Which key each algorithm needs (RFC 7518 §3.1, RFC 8037 §3.1). */
-function checkAlgorithm(certificate: CertificateInfo, algorithm: JwsAlgorithm): void {
-  const needs =
-    algorithm.startsWith('RS') || algorithm.startsWith('PS')
-      ? 'RSA'
-      : algorithm === 'EdDSA'
-        ? 'Ed25519'
-        : `EC ${({ ES256: 'P-256', ES384: 'P-384', ES512: 'P-521' }) [algorithm as 'ES256']}`;
-  const has = certificate.keyType === 'EC' ? `EC ${certificate.curve}` : certificate.keyType;
-  if (needs !== has) {
-    throw new CredentialError('ERR_INVALID_OPTIONS', `Algorithm ${algorithm} needs an ${needs} key; this certificate has an ${has} key.`);
-  }
-}
-
-const ECDSA_SIGNATURE_BYTES: Partial<Record<JwsAlgorithm, number>> = { ES256: 64, ES384: 96, ES512: 132, EdDSA: 64 };
-
-/** `crypto.sign` digest and key input producing JWS signature bytes for `algorithm` (RFC 7518 §3.3–3.5, RFC 8037 §3.1). */
-function signingParameters(key: KeyObject, algorithm: JwsAlgorithm): [digest: string | null, key: SignKeyObjectInput | KeyObject] {
-  const digest = algorithm === 'EdDSA' ? null : `sha${algorithm.slice(2)}`;
-  if (algorithm.startsWith('PS')) return [digest, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }];
-  if (algorithm.startsWith('ES')) return [digest, { key, dsaEncoding: 'ieee-p1363' }];
-  return [digest, key];
-}
-
-async function signExternally(signer: ExternalSigner, algorithm: JwsAlgorithm, data: Buffer): Promise<Uint8Array> {
-  let signature: unknown;
-  try {
-    signature = await signer.sign(data, algorithm);
-  } catch (cause) {
-    throw new CredentialError('ERR_SIGNER_FAILED', `The external signer failed to sign with ${algorithm}.`, { cause });
-  }
-  const expected = ECDSA_SIGNATURE_BYTES[algorithm];
-  if (!(signature instanceof Uint8Array) || signature.length === 0 || (expected !== undefined && signature.length !== expected)) {
-    throw new CredentialError(
-      'ERR_SIGNER_FAILED',
-      `The external signer returned no valid ${algorithm} signature${expected ? ` (expected ${expected} raw bytes, not DER)` : ''}.`,
-    );
-  }
-  return signature;
-}

@@ -1,7 +1,9 @@
 import type { JWTPayload, ProtectedHeaderParameters } from 'jose';
-import { CertificateInfo, type JwsAlgorithm } from '../credential/certificate.js';
+import { keyName, type JwsAlgorithm } from '../algorithms.js';
+import { CertificateInfo } from '../credential/certificate.js';
+import { MAX_INPUT_BYTES } from '../credential/input.js';
 import { loadCertificate } from '../credential/load.js';
-import { MAX_INPUT_BYTES } from '../sources/types.js';
+import { MAX_ASSERTION_LIFETIME_SECONDS } from './sign.js';
 
 /** What {@link verifyClientAssertion} checks against, beyond the signature. */
 export interface VerifyExpectations {
@@ -13,7 +15,7 @@ export interface VerifyExpectations {
   readonly now?: Date;
   /** Seconds of clock skew tolerated on `exp`, `nbf` and `iat`. Default 0. */
   readonly clockToleranceSeconds?: number;
-  /** The longest `exp − (nbf ?? iat)` accepted, in seconds. Default 3600. */
+  /** The longest `exp − (nbf ?? iat)` accepted, in seconds. Default {@link MAX_ASSERTION_LIFETIME_SECONDS} (3600). */
   readonly maxLifetimeSeconds?: number;
 }
 
@@ -50,14 +52,6 @@ export interface VerificationReport {
   readonly claims: JWTPayload | undefined;
   readonly problems: readonly VerificationProblem[];
 }
-
-const ALGORITHMS_BY_KEY: Record<string, readonly JwsAlgorithm[]> = {
-  RSA: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'],
-  'EC P-256': ['ES256'],
-  'EC P-384': ['ES384'],
-  'EC P-521': ['ES512'],
-  Ed25519: ['EdDSA'],
-};
 
 /**
  * Verify a client assertion the way an authorization server would (RFC 7523
@@ -96,10 +90,9 @@ export async function verifyClientAssertion(
     return { valid: false, header, claims, problems };
   }
 
-  const keyName = cert.keyType === 'EC' ? `EC ${cert.curve}` : cert.keyType;
-  const allowed = ALGORITHMS_BY_KEY[keyName] ?? [];
+  const allowed = cert.algorithms;
   if (!allowed.includes(header.alg as JwsAlgorithm)) {
-    problem('ALGORITHM_MISMATCH', `alg ${show(header.alg)} does not fit the certificate's ${keyName} key (expected ${allowed.join(', ')}).`);
+    problem('ALGORITHM_MISMATCH', `alg ${show(header.alg)} does not fit the certificate's ${keyName(cert.keyType, cert.curve)} key (expected ${allowed.join(', ')}).`);
   } else {
     try {
       await jose.compactVerify(jwt, cert.publicKey, { algorithms: [...allowed] });
@@ -156,7 +149,7 @@ function checkClaims(claims: JWTPayload, expected: VerifyExpectations, problem: 
   if (typeof nbf === 'number' && nbf > now + tolerance) problem('NOT_YET_VALID', `nbf ${isoTime(nbf)} is in the future (now ${isoTime(now)}).`);
   if (typeof iat === 'number' && iat > now + tolerance) problem('ISSUED_IN_FUTURE', `iat ${isoTime(iat)} is in the future (now ${isoTime(now)}).`);
   const start = typeof nbf === 'number' ? nbf : iat;
-  const maxLifetime = expected.maxLifetimeSeconds ?? 3600;
+  const maxLifetime = expected.maxLifetimeSeconds ?? MAX_ASSERTION_LIFETIME_SECONDS;
   if (typeof exp === 'number' && typeof start === 'number' && exp - start > maxLifetime) {
     problem('LIFETIME_TOO_LONG', `The assertion is valid for ${exp - start} s; at most ${maxLifetime} s is accepted.`);
   }

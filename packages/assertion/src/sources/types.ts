@@ -10,6 +10,8 @@ import { CredentialError } from '../errors.js';
 export interface SourceContents {
   readonly keys: readonly SourceKey[];
   readonly certificates: readonly SourceCertificate[];
+  /** PFX only: whether a verified MAC (PKCS#12 MAC or PBMAC1) protected the contents. */
+  readonly integrity?: 'mac' | 'none';
 }
 
 export interface SourceKey {
@@ -30,6 +32,8 @@ export interface SourceLimits {
    * container may demand. Default {@link DEFAULT_MAX_ITERATIONS}.
    */
   readonly maxIterations: number;
+  /** PFX only: refuse a container without a MAC (`ERR_NO_INTEGRITY`). Default `false`. */
+  readonly requireIntegrity?: boolean;
 }
 
 /**

@@ -4,23 +4,38 @@
  *
  * @module
  */
-import { verifyClientAssertion } from '@x/assertion';
-import { PASSPHRASE_HELP, PASSPHRASE_OPTIONS, optString, passphraseSource, type Command } from '../args.js';
-import { isoSeconds, loadCertificateFromFile } from '../certs.js';
+import { MAX_INPUT_BYTES, verifyClientAssertion } from '@x/assertion';
+import { PASSPHRASE_HELP, PASSPHRASE_OPTIONS, optEndpointUrl, optString, type Command } from '../args.js';
+import { credentialFlags, isoSeconds, loadCertificateFromFile } from '../certs.js';
 import { CliError } from '../errors.js';
-import { printJson, readAll } from '../io.js';
+import { printJson, type InputStream } from '../io.js';
 
 const usage = 'usage: x-assertion inspect <jwt|-> [--cert <file> [--client-id <id>] [--audience <url>]] [--json]';
 
 const TIME_CLAIMS = ['iat', 'nbf', 'exp'] as const;
 
-/** The longest JWT decoded: 256 KiB (an assertion is a few kilobytes, with an x5c chain). */
-export const MAX_JWT_LENGTH = 256 * 1024;
+/**
+ * Read standard input to its end as UTF-8 text, at most `MAX_INPUT_BYTES`
+ * (@x/assertion's one input cap; an assertion is a few kilobytes, with an x5c chain).
+ *
+ * @throws {@link CliError} `ERR_INPUT_TOO_LARGE` when there is more
+ */
+async function readAll(stdin: InputStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of stdin) {
+    const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+    chunks.push(bytes);
+    length += bytes.length;
+    if (length > MAX_INPUT_BYTES) throw new CliError('ERR_INPUT_TOO_LARGE', `Standard input is larger than ${MAX_INPUT_BYTES} bytes.`);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 /** Decode a compact JWS's header and payload without checking anything. */
 export function decodeJwt(jwt: string): { header: Record<string, unknown>; claims: Record<string, unknown> } {
-  if (jwt.length > MAX_JWT_LENGTH) {
-    throw new CliError('ERR_MALFORMED_JWT', `The input is ${jwt.length} characters long; a JWT client assertion is at most ${MAX_JWT_LENGTH}.`);
+  if (jwt.length > MAX_INPUT_BYTES) {
+    throw new CliError('ERR_MALFORMED_JWT', `The input is ${jwt.length} characters long; a JWT client assertion is at most ${MAX_INPUT_BYTES}.`);
   }
   const parts = jwt.split('.', 4);
   const decode = (segment: string | undefined): Record<string, unknown> | undefined => {
@@ -68,7 +83,6 @@ function textBlock(title: string, obj: Record<string, unknown>, times: Record<st
 /** The `inspect` command. */
 export const inspectCommand: Command = {
   name: 'inspect',
-  summary: 'decode a JWT client assertion (times in ISO 8601); verify it with --cert',
   usage,
   help: `Decode a JWT client assertion: header and claims, with iat/nbf/exp also
 shown as ISO 8601 UTC times. Give the JWT as an argument, or '-' to read it
@@ -79,7 +93,9 @@ thumbprint headers, lifetime, and the expectations given. Exit status 1 when
 the assertion is invalid (the problems are listed).
 
 Options:
-  --cert <file>             certificate to verify against (PEM, DER, PEM bundle or PFX)
+  --cert <file>             certificate to verify against (PEM, DER, PEM bundle or PFX;
+                            of a bundle, the leaf: the certificate of the key in it, else
+                            the one that issued no other)
   --client-id <id>          expected iss/sub (with --cert)
   --audience <url>          expected aud (with --cert)
   --json                    print one JSON object (fields in the README)
@@ -93,6 +109,7 @@ ${PASSPHRASE_HELP}`,
   },
   positionals: { min: 1, max: 1, names: '<jwt|->' },
   async run({ ctx, values, positionals }) {
+    const audience = optEndpointUrl(values, 'audience', usage);
     const arg = positionals[0]!;
     const jwt = (arg === '-' ? await readAll(ctx.io.stdin) : arg).trim();
     const { header, claims } = decodeJwt(jwt);
@@ -101,10 +118,8 @@ ${PASSPHRASE_HELP}`,
     let verification: { valid: boolean; problems: Array<{ code: string; message: string }> } | undefined;
     const certPath = optString(values, 'cert');
     if (certPath !== undefined) {
-      const passphrase = await passphraseSource(ctx, values, usage);
-      const cert = await loadCertificateFromFile(certPath, { passphrase });
+      const cert = await loadCertificateFromFile(certPath, await credentialFlags(ctx, values, usage));
       const clientId = optString(values, 'client-id');
-      const audience = optString(values, 'audience');
       const report = await verifyClientAssertion(jwt, cert, {
         ...(clientId === undefined ? {} : { clientId }),
         ...(audience === undefined ? {} : { audience }),

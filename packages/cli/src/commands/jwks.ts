@@ -6,11 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import type { CertificateInfo, JwsAlgorithm } from '@x/assertion';
-import { PASSPHRASE_HELP, PASSPHRASE_OPTIONS, optChoice, passphraseSource, type Command } from '../args.js';
-import { formatDn, isoSeconds, loadCertificateFromFile } from '../certs.js';
-import { CliError } from '../errors.js';
+import { PASSPHRASE_HELP, PASSPHRASE_OPTIONS, optString, type Command } from '../args.js';
+import { credentialFlags, formatDn, isoSeconds, loadCertificateFromFile } from '../certs.js';
+import { UsageError } from '../errors.js';
 import { printJson } from '../io.js';
-import { ALGORITHMS } from './sign.js';
 
 const usage = 'usage: x-assertion jwks <file>... [--alg <alg>] [--entra]';
 
@@ -44,16 +43,9 @@ export function entraKeyCredential(cert: CertificateInfo): Record<string, string
   };
 }
 
-function fits(cert: CertificateInfo, alg: JwsAlgorithm): boolean {
-  if (cert.keyType === 'RSA') return /^(RS|PS)/.test(alg);
-  if (cert.keyType === 'Ed25519') return alg === 'EdDSA';
-  return alg === ({ 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' } as const)[cert.curve!];
-}
-
 /** The `jwks` command. */
 export const jwksCommand: Command = {
   name: 'jwks',
-  summary: 'print a JWKS (or Entra keyCredentials with --entra) for one or more certificates',
   usage,
   help: `Print the public keys of one or more certificates as a JSON Web Key Set
 ({"keys":[...]}), to register with an authorization server; during a key
@@ -62,24 +54,25 @@ rotation give the old and the new certificate so both are accepted.
 Each key has kty and its public parameters, kid (the x5t#S256 thumbprint),
 use "sig", alg, x5t, x5t#S256 and x5c (the chain, leaf first). A certificate
 given twice is listed once. Files may be certificates alone (PEM or DER),
-PEM bundles or PFX containers.
+PEM bundles or PFX containers; of a bundle, the leaf is listed (the
+certificate of the key in it, else the one that issued no other).
 
 Options:
-  --alg <alg>               the alg member of every key (default PS256 for RSA,
-                            ES256/384/512 by curve, EdDSA)
+  --alg <alg>               the alg member of every key: one the key allows (default
+                            as sign: @x/assertion's default for the key)
   --entra                   print {"keyCredentials":[...]} entries for a Microsoft Entra
                             app manifest / Microsoft Graph PATCH instead (fields in the README)
 ${PASSPHRASE_HELP}`,
   options: { alg: { type: 'string' }, entra: { type: 'boolean' }, ...PASSPHRASE_OPTIONS },
   positionals: { min: 1, max: Infinity, names: '<file>...' },
   async run({ ctx, values, positionals }) {
-    const alg = optChoice(values, 'alg', ALGORITHMS, usage);
-    const passphrase = await passphraseSource(ctx, values, usage);
+    const alg = optString(values, 'alg') as JwsAlgorithm | undefined;
+    const flags = await credentialFlags(ctx, values, usage);
     const certs: CertificateInfo[] = [];
     for (const path of positionals) {
-      const cert = await loadCertificateFromFile(path, { passphrase });
-      if (alg !== undefined && !fits(cert, alg)) {
-        throw new CliError('ERR_ALG_MISMATCH', `--alg ${alg} does not fit the ${cert.keyType} key of ${path}.`);
+      const cert = await loadCertificateFromFile(path, flags);
+      if (alg !== undefined && !cert.algorithms.includes(alg)) {
+        throw new UsageError(`--alg ${alg} does not fit the ${cert.keyType} key of ${path} (it allows ${cert.algorithms.join(', ')}).`, usage);
       }
       if (values.entra && cert.keyType !== 'RSA') {
         ctx.io.stderr.write(`x-assertion: warning: ${path}: Microsoft Entra ID accepts RSA certificates only for client credentials\n`);

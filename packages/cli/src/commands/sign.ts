@@ -3,31 +3,28 @@
  *
  * @module
  */
-import { createClientAssertion, type JwsAlgorithm, type ThumbprintHeader } from '@x/assertion';
+import { algorithmsForKey, createClientAssertion, type JwsAlgorithm, type ThumbprintHeader } from '@x/assertion';
 import {
   PASSPHRASE_HELP,
   PASSPHRASE_OPTIONS,
   optChoice,
+  optEndpointUrl,
   optPositiveInt,
   optString,
-  passphraseSource,
   requireString,
   type Command,
 } from '../args.js';
-import { loadCredentialFromFile } from '../certs.js';
+import { credentialFlags, loadCredentialFromFile } from '../certs.js';
 import { printLine } from '../io.js';
 
 const usage =
   'usage: x-assertion sign <file> [--key <file>] --client-id <id> --audience <url> [--lifetime <s>] [--alg <alg>] [--thumbprint x5t|x5t#S256|both] [--x5c] [--kid <kid>]';
 
-/** JWS algorithms `--alg` accepts. */
-export const ALGORITHMS: readonly JwsAlgorithm[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 const THUMBPRINTS: readonly ThumbprintHeader[] = ['x5t', 'x5t#S256', 'both'];
 
 /** The `sign` command. */
 export const signCommand: Command = {
   name: 'sign',
-  summary: 'print a signed JWT client assertion (RFC 7523) for a client id and token endpoint',
   usage,
   help: `Sign a JWT client assertion (RFC 7523; Microsoft Entra ID certificate
 credentials) and print the compact JWT alone on stdout.
@@ -39,9 +36,10 @@ valid certificate is refused.
 Options:
   --client-id <id>          client (application) id: iss and sub (required)
   --audience <url>          aud: the token endpoint URL, exactly (required)
-  --lifetime <s>            seconds until exp (default 300, at most 3600)
-  --alg <alg>               ${ALGORITHMS.join(', ')}
-                            (default PS256 for RSA, ES256/384/512 by curve, EdDSA)
+  --lifetime <s>            seconds until exp (default 300; at most @x/assertion's limit)
+  --alg <alg>               one the key allows, the default first (@x/assertion's table):
+                            RSA: ${algorithmsForKey('RSA').join(', ')}
+                            EC: ${(['P-256', 'P-384', 'P-521'] as const).map((c) => algorithmsForKey('EC', c).join(', ')).join(', ')} by curve; Ed25519: EdDSA
   --thumbprint <which>      x5t, x5t#S256 or both (default both)
   --x5c                     include the certificate chain as x5c
   --kid <kid>               a kid header (servers that select keys by kid, e.g.
@@ -62,13 +60,13 @@ ${PASSPHRASE_HELP}`,
   positionals: { min: 1, max: 1, names: '<file>' },
   async run({ ctx, values, positionals }) {
     const clientId = requireString(values, 'client-id', usage);
-    const audience = requireString(values, 'audience', usage);
+    requireString(values, 'audience', usage);
+    const audience = optEndpointUrl(values, 'audience', usage)!;
     const lifetimeSeconds = optPositiveInt(values, 'lifetime', usage);
-    const algorithm = optChoice(values, 'alg', ALGORITHMS, usage);
+    const algorithm = optString(values, 'alg') as JwsAlgorithm | undefined;
     const thumbprint = optChoice(values, 'thumbprint', THUMBPRINTS, usage);
     const kid = optString(values, 'kid');
-    const passphrase = await passphraseSource(ctx, values, usage);
-    const credential = await loadCredentialFromFile(positionals[0]!, { keyPath: optString(values, 'key'), passphrase });
+    const credential = await loadCredentialFromFile(positionals[0]!, await credentialFlags(ctx, values, usage), { keyPath: optString(values, 'key') });
     const jwt = await createClientAssertion(credential, {
       clientId,
       audience,

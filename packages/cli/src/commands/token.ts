@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { PASSPHRASE_HELP, PASSPHRASE_OPTIONS, optString, passphraseSource, requireString, type Command } from '../args.js';
-import { isoSeconds, loadCredentialFromFile } from '../certs.js';
+import { PASSPHRASE_HELP, PASSPHRASE_OPTIONS, optString, requireString, type Command } from '../args.js';
+import { credentialFlags, isoSeconds, loadCredentialFromFile } from '../certs.js';
 import { UsageError } from '../errors.js';
 import { printJson, printLine } from '../io.js';
 
@@ -16,7 +16,6 @@ const usage =
 /** The `token` command. */
 export const tokenCommand: Command = {
   name: 'token',
-  summary: 'get an access token (client credentials grant, certificate client assertion)',
   usage,
   help: `Get an access token by the OAuth 2.0 client credentials grant, authenticating
 with a JWT client assertion signed by the certificate's key, and print the
@@ -78,8 +77,8 @@ ${PASSPHRASE_HELP}
     const scopes = resource !== undefined ? [resource] : ((values.scope as string[] | undefined) ?? []);
     if (scopes.length === 0) throw new UsageError(`Missing required option --scope${v1 ? ' (or --resource)' : ''}.`, usage);
 
-    const passphrase = await passphraseSource(ctx, values, usage, 'AZURE_CLIENT_CERTIFICATE_PASSWORD');
-    const credential = await loadCredentialFromFile(certPath, { keyPath: optString(values, 'key'), passphrase });
+    const flags = await credentialFlags(ctx, values, usage, 'AZURE_CLIENT_CERTIFICATE_PASSWORD');
+    const credential = await loadCredentialFromFile(certPath, flags, { keyPath: optString(values, 'key') });
 
     const { ClientCertificateCredential } = await import('@x/token');
     const client = new ClientCertificateCredential(tenantId, clientId, credential, {
