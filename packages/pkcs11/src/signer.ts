@@ -6,8 +6,7 @@
  * @module
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual, verify } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { CredentialError, loadCertificate, type CertificateInfo, type ExternalSigner, type JwsAlgorithm } from '@x/assertion';
+import { CredentialError, loadCertificate, readCredentialFile, type CertificateInfo, type ExternalSigner, type JwsAlgorithm } from '@x/assertion';
 import pkcs11js from 'pkcs11js';
 import { ckrName, Pkcs11CredentialError, pkcs11Failure } from './errors.js';
 import { acquireModule, releaseModule, type Loaded } from './module.js';
@@ -122,7 +121,8 @@ export async function openPkcs11Signer(uri: string, options: Pkcs11SignerOptions
     });
   }
   const pin = parsed.hasPin ? await readPin(parsed) : options.pin;
-  const certificateFile = options.certificatePath === undefined ? undefined : await readCertificateFile(options.certificatePath);
+  // DER, or PEM as UTF-8: loadCertificate tells them apart.
+  const certificateFile = options.certificatePath === undefined ? undefined : loadCertificate(await readCredentialFile(options.certificatePath));
 
   const token = new Token(acquireModule(modulePath), parsed, pin, sessions);
   try {
@@ -134,18 +134,6 @@ export async function openPkcs11Signer(uri: string, options: Pkcs11SignerOptions
     releaseModule(modulePath);
     throw error instanceof CredentialError ? error : pkcs11Failure('ERR_SIGNER_FAILED', 'The PKCS#11 token failed while opening the key.', error);
   }
-}
-
-async function readCertificateFile(path: string): Promise<CertificateInfo> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (cause) {
-    throw new Pkcs11CredentialError('ERR_FILE_READ', 'The certificate file (options.certificatePath) cannot be read.', {
-      cause: new Error((cause as NodeJS.ErrnoException).code ?? 'read failed'),
-    });
-  }
-  return loadCertificate(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)); // DER, or PEM as UTF-8
 }
 
 /** The candidates whose key type is the token key's (the proof by signature follows). */

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { readFile } from 'node:fs/promises';
+import { readCredentialFile } from '@x/assertion';
 import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pkcs11CredentialError } from './errors.js';
@@ -117,18 +117,11 @@ const PIN_VALUES = new WeakMap<Pkcs11Uri, string>();
  * without a trailing line break; `undefined` when the URI has neither.
  * Internal to this package.
  *
- * @throws {@link Pkcs11CredentialError} `ERR_FILE_READ` when the `pin-source` file cannot be read
+ * @throws `CredentialError` `ERR_FILE_READ` when the `pin-source` file cannot be read (`readCredentialFile`)
  */
 export async function readPin(uri: Pkcs11Uri): Promise<string | undefined> {
   if (uri.pinSource === undefined) return PIN_VALUES.get(uri);
-  try {
-    return (await readFile(uri.pinSource, 'utf8')).replace(/\r?\n$/, '');
-  } catch (cause) {
-    throw new Pkcs11CredentialError('ERR_FILE_READ', 'The pin-source file of the PKCS#11 URI cannot be read.', {
-      attribute: 'pin-source',
-      cause: new Error((cause as NodeJS.ErrnoException).code ?? 'read failed'),
-    });
-  }
+  return Buffer.from(await readCredentialFile(uri.pinSource)).toString('utf8').replace(/\r?\n$/, '');
 }
 
 /**
