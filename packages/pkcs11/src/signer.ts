@@ -395,13 +395,7 @@ class Token {
   #recover(): Promise<void> {
     this.#recovering ??= (async () => {
       this.#pool.discardIdle();
-      this.#slot = this.#findSlot();
-      const session = await this.#pool.acquire();
-      try {
-        this.#findKey(session);
-      } finally {
-        this.#pool.release(session, true);
-      }
+      await this.open();
     })().finally(() => {
       this.#recovering = undefined;
     });
