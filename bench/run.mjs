@@ -37,6 +37,7 @@ const { values: flags } = parseArgs({
     help: { type: 'boolean', short: 'h' },
   },
 });
+FIGURES.push('pkcs11'); // @x/pkcs11 vs raw pkcs11js on SoftHSM (bench/figures/pkcs11.mjs)
 if (flags.help) {
   console.log(`usage: pnpm bench [--json] [--quick] [--only ${FIGURES.join(',')}] [--cpu-prof DIR]`);
   process.exit(0);
@@ -165,6 +166,14 @@ try {
   await figure('memory', () =>
     counted('memory.mjs', { side: 'ours', endpoint, pemPath: fx.clientPem, ...CONFIG.memory }, { env: tlsEnv, execArgv: ['--expose-gc'] }),
   );
+
+  await figure('pkcs11', async () => {
+    const r = await runChild('pkcs11.mjs', { rounds: q ? 1 : 5, sliceMs: q ? 200 : 600 });
+    for (const f of Object.values(r).filter((v) => v?.alg)) {
+      log(`bench: pkcs11 ${f.alg}, ${f.sessions} session(s): ${Math.round(f.ours)}/s vs raw pkcs11js ${Math.round(f.reference)}/s = ${f.ratio.toFixed(3)}× (target ≥ 0.9×)`);
+    }
+    return r;
+  });
 
   await figure('deps', async () => {
     const from = new URL('.', import.meta.url).pathname;

@@ -47,6 +47,18 @@ export const CredentialErrorCode = {
   FILE_READ: 'ERR_FILE_READ',
   /** An external signer failed or returned a signature of the wrong shape. */
   SIGNER_FAILED: 'ERR_SIGNER_FAILED',
+  /** A PKCS#11 URI (RFC 7512) that does not parse, or names an attribute this package does not accept. */
+  PKCS11_URI: 'ERR_PKCS11_URI',
+  /** The PKCS#11 module (`module-path`) cannot be loaded or initialised. */
+  PKCS11_MODULE: 'ERR_PKCS11_MODULE',
+  /** No token (or more than one) matches the PKCS#11 URI's token attributes. */
+  PKCS11_TOKEN_NOT_FOUND: 'ERR_PKCS11_TOKEN_NOT_FOUND',
+  /** No private key (or more than one) matches the PKCS#11 URI's object attributes. */
+  PKCS11_KEY_NOT_FOUND: 'ERR_PKCS11_KEY_NOT_FOUND',
+  /** The token refused the PIN (`CKR_PIN_INCORRECT`). */
+  PKCS11_PIN_INCORRECT: 'ERR_PKCS11_PIN_INCORRECT',
+  /** The token's user PIN is locked after too many wrong attempts (`CKR_PIN_LOCKED`). */
+  PKCS11_PIN_LOCKED: 'ERR_PKCS11_PIN_LOCKED',
 } as const;
 
 /** The union of all {@link CredentialErrorCode} values. */

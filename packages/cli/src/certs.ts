@@ -6,6 +6,7 @@
  * @module
  */
 import {
+  CredentialError,
   detectContainer,
   isCredentialError,
   loadCertificate,
@@ -16,6 +17,16 @@ import {
   type CertificateInfo,
 } from '@x/assertion';
 import { passphraseSource, type OptionValues, type PassphraseSource, type RunContext } from './args.js';
+
+/** A key in a PKCS#11 token (`@x/pkcs11`'s signer, through @x/token, which loads it on demand). */
+export type HardwareKey = import('@x/token').HardwareKey;
+
+/** Whether a <file> argument is a PKCS#11 URI (RFC 7512), and if so the key it names; @x/token is loaded only then. */
+async function openHardwareKey(path: string): Promise<HardwareKey | undefined> {
+  if (!/^pkcs11:/i.test(path)) return undefined;
+  const { openPkcs11Key } = await import('@x/token');
+  return openPkcs11Key(path);
+}
 import { printJson, type Io } from './io.js';
 
 /**
@@ -69,7 +80,8 @@ function warnIntegrity(flags: CredentialFlags, path: string, credential: Certifi
 /**
  * Load a certificate with its private key, for signing: a PEM bundle, a PFX,
  * or a certificate (PEM/DER) with `keyPath`. The leaf is the library's (the
- * certificate that matches the key).
+ * certificate that matches the key). A PKCS#11 URI (`pkcs11:…`) opens the key
+ * in its token instead (`@x/pkcs11`, loaded on demand; close it when done).
  *
  * @param ignoreValidityPeriod - accept an expired / not yet valid certificate (for display only)
  * @throws `CredentialError` from `@x/assertion` (`ERR_PASSPHRASE_REQUIRED`, `ERR_BAD_PASSPHRASE`,
@@ -79,8 +91,13 @@ export async function loadCredentialFromFile(
   path: string,
   flags: CredentialFlags,
   options: { keyPath?: string | undefined; ignoreValidityPeriod?: boolean } = {},
-): Promise<CertificateCredential> {
+): Promise<CertificateCredential | HardwareKey> {
   const { keyPath, ignoreValidityPeriod = false } = options;
+  if (keyPath !== undefined && /^pkcs11:/i.test(path)) {
+    throw new CredentialError('ERR_INVALID_OPTIONS', 'A pkcs11: URI names its key in the token: --key does not apply.');
+  }
+  const hardware = await openHardwareKey(path);
+  if (hardware !== undefined) return hardware;
   const credential = await withPassphrase(keyPath ?? path, flags.passphrase, (p) =>
     loadCredentialFile(path, { keyPath, ignoreValidityPeriod, requireIntegrity: flags.requireIntegrity, ...(p === undefined ? {} : { passphrase: p }) }),
   );
@@ -95,7 +112,13 @@ export async function loadCredentialFromFile(
  * period is not enforced: an expired certificate can still be inspected.
  */
 export async function loadCertificateFromFile(path: string, flags: CredentialFlags, keyPath?: string): Promise<CertificateInfo> {
-  if (keyPath !== undefined) return loadCredentialFromFile(path, flags, { keyPath, ignoreValidityPeriod: true });
+  const hardware = await openHardwareKey(path);
+  if (hardware !== undefined) {
+    await hardware.close();
+    return hardware.certificate;
+  }
+  // Not a pkcs11: URI (handled above): a file credential.
+  if (keyPath !== undefined) return (await loadCredentialFromFile(path, flags, { keyPath, ignoreValidityPeriod: true })) as CertificateCredential;
   const bytes = await readCredentialFile(path);
   if (detectContainer(bytes) === 'pem') return loadCertificate(bytes);
   try {

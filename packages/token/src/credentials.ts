@@ -22,6 +22,7 @@
 import { inspect } from 'node:util';
 import {
   CertificateCredential,
+  type CertificateInfo,
   CLIENT_ASSERTION_TYPE,
   createClientAssertion,
   loadCredential,
@@ -35,6 +36,7 @@ import { TokenRequestError } from './errors.js';
 import { EventSink } from './events.js';
 import { parseOptions, resolveOptions, tokenCredentialOptionsShape, type TokenCredentialOptions } from './options.js';
 import { ReloadingCertificate } from './rotation.js';
+import { isPkcs11Uri, Pkcs11KeySource, type HardwareKey } from './pkcs11.js';
 import { storeKeyMaterial } from './store-lookup.js';
 
 /**
@@ -86,7 +88,9 @@ export abstract class ClientCredentialsGrantCredential {
  *   PEM key file and/or a passphrase;
  * - `{ certificate, privateKey?, passphrase? }`: PEM text, or PFX bytes
  *   (binary DER), in memory; `privateKey` when the key is a separate PEM;
- * - a `CertificateCredential` already loaded with `@x/assertion`.
+ * - a `CertificateCredential` already loaded with `@x/assertion`;
+ * - a PKCS#11 URI (RFC 7512, `pkcs11:…`) as the path: the key stays in the
+ *   token and signs there, through the optional peer dependency `@x/pkcs11`.
  *
  * Given as a path, the file is reloaded when it changes (rotation without a
  * restart; see `certificateCheckIntervalMs`).
@@ -178,7 +182,7 @@ function parseCertificate(value: unknown): ClientCertificate {
  * ```
  */
 export class ClientCertificateCredential extends ClientCredentialsGrantCredential {
-  readonly #certificate: ReloadingCertificate | LoadedCertificate;
+  readonly #certificate: ReloadingCertificate | LoadedCertificate | Pkcs11KeySource;
 
   /**
    * @param tenantId - Entra tenant id (GUID) or domain; ignored with `tokenEndpoint` / `issuer`
@@ -198,10 +202,15 @@ export class ClientCertificateCredential extends ClientCredentialsGrantCredentia
         : 'certificatePath' in input
           ? { path: input.certificatePath, keyPath: input.keyPath, passphrase: input.passphrase }
           : undefined;
+    if (file !== undefined && isPkcs11Uri(file.path) && (file.keyPath !== undefined || file.passphrase !== undefined)) {
+      throw new TokenRequestError('ERR_INVALID_OPTIONS', 'A pkcs11: URI names the key and its PIN itself: give no keyPath or passphrase.');
+    }
     const source =
-      file !== undefined
-        ? new ReloadingCertificate(file, parsed.certificateCheckIntervalMs, resolved.now, events)
-        : new LoadedCertificate(input as InMemoryCertificate);
+      file === undefined
+        ? new LoadedCertificate(input as InMemoryCertificate)
+        : isPkcs11Uri(file.path)
+          ? new Pkcs11KeySource(file.path)
+          : new ReloadingCertificate(file, parsed.certificateCheckIntervalMs, resolved.now, events);
     const assertionOptions = {
       clientId,
       algorithm: parsed.algorithm,
@@ -211,13 +220,15 @@ export class ClientCertificateCredential extends ClientCredentialsGrantCredentia
     };
     const authenticate: ClientAuthentication = async (tokenEndpoint) => {
       const credential = await source.current();
-      const kid = parsed.kid ?? credential.kid;
+      const kid = parsed.kid ?? certificateOf(credential).kid;
       const assertion = await createClientAssertion(credential, { ...assertionOptions, audience: tokenEndpoint, kid });
       return { client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: assertion };
     };
     const clientKey = async () => {
       const credential = await source.current();
-      return { certificateThumbprint: credential.thumbprints['x5t#S256'], keyMaterial: async () => storeKeyMaterial(credential) };
+      // A hardware key gives no key material here: a store then needs its own encryptionKey.
+      const keyMaterial = async () => (credential instanceof CertificateCredential ? storeKeyMaterial(credential) : undefined);
+      return { certificateThumbprint: certificateOf(credential).thumbprints['x5t#S256'], keyMaterial };
     };
     super(new TokenClient(clientId, resolved, authenticate, events, clientKey));
     this.#certificate = source;
@@ -227,6 +238,10 @@ export class ClientCertificateCredential extends ClientCredentialsGrantCredentia
   override toJSON(): Record<string, unknown> {
     return { ...super.toJSON(), certificate: this.#certificate.toJSON() };
   }
+}
+
+function certificateOf(credential: CertificateCredential | HardwareKey): CertificateInfo {
+  return credential instanceof CertificateCredential ? credential : credential.certificate;
 }
 
 type InMemoryCertificate = Exclude<ClientCertificate, string | { certificatePath: string }>;

@@ -75,7 +75,7 @@ ${PASSPHRASE_HELP}`,
       ...(algorithm === undefined ? {} : { algorithm }),
       ...(thumbprint === undefined ? {} : { thumbprint }),
       ...(kid === undefined ? {} : { kid }),
-    });
+    }).finally(() => ('close' in credential ? credential.close() : undefined));
     printLine(ctx.io, jwt);
     return 0;
   },

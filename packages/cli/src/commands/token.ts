@@ -6,6 +6,7 @@
  * @module
  */
 import { PASSPHRASE_HELP, PASSPHRASE_OPTIONS, optString, requireString, type Command } from '../args.js';
+import type { CertificateCredential } from '@x/assertion';
 import { credentialFlags, isoSeconds, loadCredentialFromFile } from '../certs.js';
 import { UsageError } from '../errors.js';
 import { printJson, printLine } from '../io.js';
@@ -78,10 +79,12 @@ ${PASSPHRASE_HELP}
     if (scopes.length === 0) throw new UsageError(`Missing required option --scope${v1 ? ' (or --resource)' : ''}.`, usage);
 
     const flags = await credentialFlags(ctx, values, usage, 'AZURE_CLIENT_CERTIFICATE_PASSWORD');
-    const credential = await loadCredentialFromFile(certPath, flags, { keyPath: optString(values, 'key') });
-
-    const { ClientCertificateCredential } = await import('@x/token');
-    const client = new ClientCertificateCredential(tenantId, clientId, credential, {
+    const { ClientCertificateCredential, isPkcs11Uri } = await import('@x/token');
+    // A pkcs11: URI goes to @x/token as is: it opens the key in the token itself.
+    const certificate = isPkcs11Uri(certPath)
+      ? certPath
+      : ((await loadCredentialFromFile(certPath, flags, { keyPath: optString(values, 'key') })) as CertificateCredential);
+    const client = new ClientCertificateCredential(tenantId, clientId, certificate, {
       ...(authorityHost === undefined ? {} : { authorityHost }),
       ...(tokenEndpoint === undefined ? {} : { tokenEndpoint }),
       ...(issuer === undefined ? {} : { issuer }),
