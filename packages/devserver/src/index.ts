@@ -30,3 +30,11 @@ export {
   type ResourceServerHandle,
   type ResourceServerOptions,
 } from './resource.js';
+export {
+  BindingError,
+  certificateThumbprintS256,
+  verifyCertificateBinding,
+  verifyDpopProof,
+  type BindingErrorCode,
+  type DpopCheck,
+} from './binding-verify.js';
