@@ -38,3 +38,4 @@ export {
   type BindingErrorCode,
   type DpopCheck,
 } from './binding-verify.js';
+export { startEntraMtlsServer, type EntraMtlsServer, type EntraMtlsServerOptions } from './entra-mtls.js';
