@@ -39,3 +39,4 @@ export {
   type DpopCheck,
 } from './binding-verify.js';
 export { startEntraMtlsServer, type EntraMtlsServer, type EntraMtlsServerOptions } from './entra-mtls.js';
+export { startBoundOidcServer, type BoundOidcServer, type BoundOidcServerOptions } from './oidc-bound.js';
