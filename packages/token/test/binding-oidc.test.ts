@@ -22,6 +22,8 @@ let dir: string;
 let server: BoundOidcServer;
 let tlsCert: Cert;
 let daemon: Cert;
+let issued: Cert;
+let caPem: string;
 
 async function makeCertificate(name: string, extra: string[] = []): Promise<Cert> {
   const keyPath = join(dir, `${name}.key`);
@@ -39,15 +41,26 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'x-token-oidc-bound-'));
   tlsCert = await makeCertificate('server', ['-addext', 'subjectAltName=IP:127.0.0.1']);
   daemon = await makeCertificate('daemon');
+  const ca = await makeCertificate('ca', ['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
+  caPem = ca.certificatePem;
+  await run('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'issued.key'), '-out', join(dir, 'issued.csr'), '-subj', '/CN=issued-daemon']);
+  await run('openssl', ['x509', '-req', '-in', join(dir, 'issued.csr'), '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'), '-out', join(dir, 'issued.crt'), '-days', '2']);
+  const { stdout } = await run('sh', ['-c', `openssl x509 -in '${join(dir, 'issued.crt')}' -outform DER | openssl dgst -sha256 -binary | openssl base64 -A`]);
+  issued = {
+    certificatePem: await readFile(join(dir, 'issued.crt'), 'utf8'),
+    privateKeyPem: await readFile(join(dir, 'issued.key'), 'utf8'),
+    x5tS256: stdout.trim().replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_'),
+  };
   const jwk = await exportJWK(await importX509(daemon.certificatePem, 'RS256', { extractable: true }));
   const x5c = [new X509Certificate(daemon.certificatePem).raw.toString('base64')];
   server = await startBoundOidcServer({
     clients: [
       { client_id: 'daemon-app', token_endpoint_auth_method: 'self_signed_tls_client_auth', tls_client_certificate_bound_access_tokens: true, jwks: { keys: [{ ...jwk, x5c }] } },
       // oidc-provider refuses mTLS binding and DPoP on one request ("multiple proof-of-possession mechanisms").
+      { client_id: 'ca-app', token_endpoint_auth_method: 'tls_client_auth', tls_client_auth_subject_dn: 'CN=issued-daemon', tls_client_certificate_bound_access_tokens: true },
       { client_id: 'dpop-app', token_endpoint_auth_method: 'self_signed_tls_client_auth', jwks: { keys: [{ ...jwk, x5c }] } },
     ],
-    tls: { cert: tlsCert.certificatePem, key: tlsCert.privateKeyPem },
+    tls: { cert: tlsCert.certificatePem, key: tlsCert.privateKeyPem, clientCa: caPem },
   });
 }, 60_000);
 
@@ -76,4 +89,21 @@ test('self_signed_tls_client_auth: certificate-bound, then DPoP-bound token', as
   } finally {
     await dispatcher.close();
   }
+});
+
+test('tls_client_auth: a CA-issued certificate gets a certificate-bound token; the self-signed one is refused', async () => {
+  const statuses: number[] = [];
+  for (const cert of [issued, daemon]) {
+    const dispatcher = createMtlsDispatcher({ ...cert, ca: tlsCert.certificatePem });
+    try {
+      const response = await fetch(server.tokenEndpoint, { method: 'POST', body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'ca-app', scope: 'api.read' }), dispatcher });
+      const json = (await response.json()) as Record<string, string>;
+      statuses.push(response.status);
+      if (response.status === 200) expect(decodeJwt(json.access_token!).cnf).toMatchObject({ 'x5t#S256': issued.x5tS256 });
+      else expect(json.error).toBe('invalid_client');
+    } finally {
+      await dispatcher.close();
+    }
+  }
+  expect(statuses).toEqual([200, 401]);
 });
