@@ -107,3 +107,36 @@ test('tls_client_auth: a CA-issued certificate gets a certificate-bound token; t
   }
   expect(statuses).toEqual([200, 401]);
 });
+
+test('use_dpop_nonce: one retry with the DPoP-Nonce succeeds', async () => {
+  const jwk = await exportJWK(await importX509(daemon.certificatePem, 'RS256', { extractable: true }));
+  const x5c = [new X509Certificate(daemon.certificatePem).raw.toString('base64')];
+  const nonceServer = await startBoundOidcServer({
+    clients: [{ client_id: 'dpop-app', token_endpoint_auth_method: 'self_signed_tls_client_auth', jwks: { keys: [{ ...jwk, x5c }] } }],
+    tls: { cert: tlsCert.certificatePem, key: tlsCert.privateKeyPem },
+    requireDpopNonce: true,
+  });
+  const dispatcher = createMtlsDispatcher({ ...daemon, ca: tlsCert.certificatePem });
+  try {
+    const key = await generateDpopKey('EdDSA');
+    const send = async (nonce?: string) => fetch(nonceServer.tokenEndpoint, {
+      method: 'POST',
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'dpop-app', scope: 'api.read' }),
+      dispatcher,
+      headers: { dpop: await key.createDpopProof({ htm: 'POST', htu: nonceServer.tokenEndpoint, ...(nonce === undefined ? {} : { nonce }) }) },
+    });
+    const first = await send();
+    expect(first.status).toBe(400);
+    expect(((await first.json()) as { error: string }).error).toBe('use_dpop_nonce');
+    const nonce = first.headers.get('dpop-nonce');
+    expect(nonce).toBeTruthy();
+    const second = await send(nonce!);
+    const json = (await second.json()) as Record<string, string>;
+    expect(second.status, JSON.stringify(json)).toBe(200);
+    expect(json.token_type).toBe('DPoP');
+    expect(decodeJwt(json.access_token!).cnf).toMatchObject({ jkt: key.jkt });
+  } finally {
+    await dispatcher.close();
+    await nonceServer.close();
+  }
+});
