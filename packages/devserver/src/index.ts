@@ -30,3 +30,13 @@ export {
   type ResourceServerHandle,
   type ResourceServerOptions,
 } from './resource.js';
+export {
+  BindingError,
+  certificateThumbprintS256,
+  verifyCertificateBinding,
+  verifyDpopProof,
+  type BindingErrorCode,
+  type DpopCheck,
+} from './binding-verify.js';
+export { startEntraMtlsServer, type EntraMtlsServer, type EntraMtlsServerOptions } from './entra-mtls.js';
+export { startBoundOidcServer, type BoundOidcServer, type BoundOidcServerOptions } from './oidc-bound.js';
