@@ -103,7 +103,9 @@ interface Pfx {
  */
 export async function parsePfx(der: Uint8Array, passphrase: string | undefined, limits: SourceLimits): Promise<SourceContents> {
   const pfx = readPfx(der, limits);
-  for (const candidate of passphrase === undefined ? [undefined, ''] : [passphrase]) {
+  // No password and the empty one differ for the PKCS#12 KDF (RFC 7292 B.1), and writers differ
+  // (GnuTLS --null-password): as OpenSSL's PKCS12_parse, '' and none are tried alike.
+  for (const candidate of passphrase === undefined || passphrase === '' ? [undefined, ''] : [passphrase]) {
     const contents = await open(pfx, toPassword(candidate), limits);
     if (contents) return contents;
   }
@@ -115,14 +117,20 @@ export async function parsePfx(der: Uint8Array, passphrase: string | undefined, 
 // ---------------------------------------------------------------------------
 // Phase 2: derive, verify, decrypt
 
-/** The contents under `password`, or `undefined` when the MAC or a decryption rejects it. */
+/**
+ * The contents under `password`, or `undefined` when the MAC or a decryption
+ * rejects it. The MAC is verified first: a wrong password costs one
+ * derivation, and nothing is decrypted under a password the MAC refuses.
+ */
 async function open(pfx: Pfx, password: Password, limits: SourceLimits): Promise<SourceContents | undefined> {
-  const [mac, contents] = await Promise.allSettled([verifyMac(pfx, password), readContents(pfx.contents, password, limits)]);
-  if (mac.status === 'rejected') throw mac.reason;
-  if (!mac.value) return undefined;
-  if (contents.status === 'fulfilled') return contents.value;
-  if (contents.reason instanceof DecryptionFailed) return undefined;
-  throw contents.reason;
+  if (!(await verifyMac(pfx, password))) return undefined;
+  try {
+    const contents = await readContents(pfx.contents, password, limits);
+    return { ...contents, integrity: pfx.mac === undefined ? 'none' : 'mac' };
+  } catch (error) {
+    if (error instanceof DecryptionFailed) return undefined;
+    throw error;
+  }
 }
 
 /** RFC 7292 §4 / RFC 9579 §3; `true` when there is no MAC. */
