@@ -84,13 +84,22 @@ ${PASSPHRASE_HELP}
     const certificate = isPkcs11Uri(certPath)
       ? certPath
       : ((await loadCredentialFromFile(certPath, flags, { keyPath: optString(values, 'key') })) as CertificateCredential);
+    // X_TOKEN_REDIS_URL: share the token with the fleet through @x/token-redis (loaded only then).
+    const redisUrl = nonEmpty(env.X_TOKEN_REDIS_URL);
+    const tokenStore = redisUrl === undefined ? undefined : (await import('@x/token-redis')).createRedisTokenStore({ url: redisUrl });
     const client = new ClientCertificateCredential(tenantId, clientId, certificate, {
       ...(authorityHost === undefined ? {} : { authorityHost }),
       ...(tokenEndpoint === undefined ? {} : { tokenEndpoint }),
       ...(issuer === undefined ? {} : { issuer }),
+      ...(tokenStore === undefined ? {} : { tokenStore }),
       endpointVersion: v1 ? 'v1' : 'v2',
     });
-    const response = await client.getTokenResponse(scopes);
+    let response;
+    try {
+      response = await client.getTokenResponse(scopes);
+    } finally {
+      await tokenStore?.close();
+    }
     if (values.json) {
       printJson(ctx.io, {
         accessToken: response.accessToken,
