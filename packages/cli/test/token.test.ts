@@ -41,7 +41,7 @@ describe('token against the Entra dev server (subprocess)', () => {
     expect(request.path).toBe(`/${TENANT}/oauth2/v2.0/token`);
     expect(request.form.scope).toBe(GRAPH);
     expect(request.assertion?.claims.aud).toBe(entra.tokenEndpoint('v2'));
-    expect(decodeJwt(r.stdout.trim())).toMatchObject({ aud: 'https://graph.microsoft.com', appid: CLIENT, ver: '2.0' });
+    expect(decodeJwt(r.stdout.trim())).toMatchObject({ aud: 'https://graph.microsoft.com', azp: CLIENT, ver: '2.0' }) // v2 tokens name the client in azp (v1: appid);
   });
 
   it('v2 --json: the documented fields', async () => {
