@@ -1,7 +1,6 @@
 /**
- * The one place this package makes Redis details safe to show: a Redis URL
- * with its password (an Azure Cache for Redis access key) replaced, and any
- * message with that password removed.
+ * Redis URLs made safe to show: the password (an Azure Cache for Redis access
+ * key) replaced. Messages are redacted by `@x/token`'s one redactor.
  *
  * @module
  */
@@ -21,7 +20,7 @@ export function displayRedisUrl(url: string): string {
   return parsed.toString();
 }
 
-/** The password of a Redis URL, for {@link redactText}; `undefined` when it has none. */
+/** The password of a Redis URL, for `@x/token`'s `redact`; `undefined` when it has none. */
 export function urlPassword(url: string): string | undefined {
   try {
     const password = decodeURIComponent(new URL(url).password);
@@ -29,11 +28,4 @@ export function urlPassword(url: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** `text` with every occurrence of each secret replaced by `***`. */
-export function redactText(text: string, secrets: readonly (string | undefined)[]): string {
-  let out = text;
-  for (const secret of secrets) if (secret !== undefined && secret.length > 0) out = out.split(secret).join('***');
-  return out;
 }

@@ -31,10 +31,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { TokenErrorCode, TokenRequestError } from '@x/token';
+import { redact, TokenErrorCode, TokenRequestError } from '@x/token';
 import type { TokenResponse, TokenStore, TokenStoreEvent, TokenStoreRequest } from './contract.js';
 import { keyNames, type KeyNames } from './keys.js';
-import { displayRedisUrl, redactText, urlPassword } from './redaction.js';
+import { displayRedisUrl, urlPassword } from './redaction.js';
 import { putIfNewer, releaseLock } from './scripts.js';
 import { deriveEncryptionKey, ENCRYPTION_KEY_BYTES, open, seal } from './seal.js';
 
@@ -344,7 +344,7 @@ class RedisTokenStore implements TokenStore {
   #describe(error: unknown): { code: string; message: string } {
     const raw = error instanceof Error ? error.message : String(error);
     const code = (error as { code?: unknown } | null)?.code;
-    const message = redactText(`${this.#shown}: ${raw}`, [this.#password]).slice(0, 300);
+    const message = redact(`${this.#shown}: ${raw}`, this.#password === undefined ? [] : [this.#password]).slice(0, 300);
     return { code: typeof code === 'string' ? code : raw === 'Command timed out' ? 'ERR_REDIS_TIMEOUT' : 'ERR_REDIS', message };
   }
 
