@@ -25,6 +25,7 @@ import {
   type CertificateInfo,
   CLIENT_ASSERTION_TYPE,
   createClientAssertion,
+  detectContainer,
   loadCredential,
   type JwsAlgorithm,
   type ThumbprintHeader,
@@ -273,8 +274,8 @@ class LoadedCertificate {
     const input = this.#input as Exclude<InMemoryCertificate, CertificateCredential>;
     const { certificate, privateKey, passphrase } = input;
     if (privateKey !== undefined) return loadCredential({ certificate, privateKey, passphrase });
-    // Binary DER (a SEQUENCE, 0x30) is a PFX; anything else is PEM text.
-    return typeof certificate !== 'string' && certificate[0] === 0x30
+    // @x/assertion's one sniffing rule decides PFX or PEM for bytes; a string is PEM text.
+    return typeof certificate !== 'string' && detectContainer(certificate) === 'pfx'
       ? loadCredential({ pfx: certificate, passphrase })
       : loadCredential({ pem: certificate, passphrase });
   }
