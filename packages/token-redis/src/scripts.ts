@@ -1,7 +1,7 @@
 /**
- * The two atomic steps that need Lua (Redis EVALSHA, loaded on first use):
- * writing an entry only when it is newer than the one stored, and releasing
- * a lock only when this process still owns it.
+ * The atomic steps that need Lua (Redis EVALSHA, loaded on first use):
+ * writing an entry only when it is newer than the one stored, and renewing or
+ * releasing a lock only when this process still owns it.
  *
  * @module
  */
@@ -48,5 +48,11 @@ return 1
 /** KEYS[1] lock; ARGV[1] owner id. Deletes the lock only when its value is ARGV[1]. */
 export const releaseLock = script(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`);
+
+/** KEYS[1] lock; ARGV[1] owner id, ARGV[2] TTL (ms). Renews the lock only when its value is ARGV[1]. */
+export const renewLock = script(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 `);

@@ -10,7 +10,8 @@
  *   is returned, else `ERR_THROTTLED` is thrown without a request
  *   (`store-throttled`);
  * - otherwise the process tries the lock (`SET NX PX lockTtlMs`, a random
- *   owner id). The winner fetches (`store-lock-won`), stores the token if it
+ *   owner id, renewed while its holder fetches, so it expires only when the
+ *   holder dies). The winner fetches (`store-lock-won`), stores the token if it
  *   is newer than the stored one (Lua), then releases the lock
  *   (compare-and-delete, Lua). A loser holding a usable entry returns it: one
  *   process refreshes ahead for the fleet, the others serve the current token
@@ -35,7 +36,7 @@ import { redact, TokenErrorCode, TokenRequestError } from '@x/token';
 import type { TokenResponse, TokenStore, TokenStoreEvent, TokenStoreRequest } from './contract.js';
 import { keyNames, type KeyNames } from './keys.js';
 import { displayRedisUrl, urlPassword } from './redaction.js';
-import { putIfNewer, releaseLock } from './scripts.js';
+import { putIfNewer, releaseLock, renewLock } from './scripts.js';
 import { deriveEncryptionKey, ENCRYPTION_KEY_BYTES, open, seal } from './seal.js';
 
 /** The longest `Retry-After` stored for the fleet: one hour. */
@@ -261,6 +262,19 @@ class RedisTokenStore implements TokenStore {
     }
   }
 
+  /**
+   * Keep the lock while this process fetches (a slow token endpoint, retries,
+   * a cold process on a busy machine): renewed every third of `lockTtlMs`, so
+   * it expires only when its holder dies. Best effort: a lost renewal costs at
+   * most a duplicate request, never a wrong token.
+   */
+  #renewWhileFetching(lock: string, owner: string): NodeJS.Timeout {
+    const { lockTtlMs } = this.#settings;
+    const timer = setInterval(() => void renewLock.run(this.#client, [lock], [owner, lockTtlMs]).catch(() => {}), Math.max(1, Math.floor(lockTtlMs / 3)));
+    timer.unref();
+    return timer;
+  }
+
   async #fetchAndStore(
     request: TokenStoreRequest,
     key: Uint8Array,
@@ -271,6 +285,7 @@ class RedisTokenStore implements TokenStore {
     emit: Emit,
   ): Promise<TokenResponse> {
     let response: TokenResponse;
+    const renewal = owner === undefined ? undefined : this.#renewWhileFetching(names.lock, owner);
     try {
       response = await request.fetch();
     } catch (error) {
@@ -285,6 +300,8 @@ class RedisTokenStore implements TokenStore {
         if (storeError instanceof StoreUnavailable) this.#trip(storeError, emit);
       }
       throw error;
+    } finally {
+      clearInterval(renewal);
     }
     state.fetched = response;
     // Until expiry: the cache's policy (request.isUsable) decides when it stops being served.
