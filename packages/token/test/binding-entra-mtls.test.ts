@@ -3,42 +3,27 @@
  * @x/token's dispatcher gets token_type=mtls_pop with cnf.x5t#S256 equal to openssl's thumbprint of the
  * certificate; another certificate, or a request with client_assertion, is refused.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { importJWK, jwtVerify } from 'jose';
 import { fetch } from 'undici';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { makeCertificate, type TestCertificate } from './binding-support.js';
 import { startEntraMtlsServer, type EntraMtlsServer } from '@x/devserver';
 import { createMtlsDispatcher } from '../src/binding/mtls.js';
 
-const run = promisify(execFile);
-type Cert = { certificatePem: string; privateKeyPem: string; x5tS256: string };
 let dir: string;
 let server: EntraMtlsServer;
-let tlsCert: Cert;
-let daemon: Cert;
-let other: Cert;
-
-async function makeCertificate(name: string, extra: string[] = []): Promise<Cert> {
-  const keyPath = join(dir, `${name}.key`);
-  const certPath = join(dir, `${name}.crt`);
-  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-subj', `/CN=${name}`, '-days', '2', ...extra]);
-  const { stdout } = await run('sh', ['-c', `openssl x509 -in '${certPath}' -outform DER | openssl dgst -sha256 -binary | openssl base64 -A`]);
-  return {
-    certificatePem: await readFile(certPath, 'utf8'),
-    privateKeyPem: await readFile(keyPath, 'utf8'),
-    x5tS256: stdout.trim().replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_'),
-  };
-}
+let tlsCert: TestCertificate;
+let daemon: TestCertificate;
+let other: TestCertificate;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'x-token-entra-mtls-'));
-  tlsCert = await makeCertificate('server', ['-addext', 'subjectAltName=IP:127.0.0.1']);
-  daemon = await makeCertificate('daemon');
-  other = await makeCertificate('other');
+  tlsCert = await makeCertificate(dir, 'server', ['-addext', 'subjectAltName=IP:127.0.0.1']);
+  daemon = await makeCertificate(dir, 'daemon');
+  other = await makeCertificate(dir, 'other');
   server = await startEntraMtlsServer({
     tenant: 'contoso',
     clients: { 'daemon-app': daemon.x5tS256 },

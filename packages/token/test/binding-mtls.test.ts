@@ -3,45 +3,31 @@
  * "certificate-bound token" (cnf.x5t#S256 computed by openssl) only when the TLS connection made through
  * @x/token's mTLS dispatcher presents that certificate. Certificates are made with the openssl CLI.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { promisify } from 'node:util';
 import { Agent, fetch } from 'undici';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { makeCertificate, type TestCertificate } from './binding-support.js';
 import { verifyCertificateBinding } from '@x/devserver';
 import { createMtlsDispatcher } from '../src/binding/mtls.js';
 
-const run = promisify(execFile);
 let dir: string;
 let server: Server;
 let url: string;
 let serverCert: string;
 let requests = 0;
-const client: Record<'bound' | 'other', { certificatePem: string; privateKeyPem: string; x5tS256: string }> = {} as never;
-
-async function makeCertificate(name: string, extra: string[] = []): Promise<{ certificatePem: string; privateKeyPem: string; x5tS256: string }> {
-  const keyPath = join(dir, `${name}.key`);
-  const certPath = join(dir, `${name}.crt`);
-  await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyPath, '-out', certPath, '-subj', `/CN=${name}`, '-days', '2', ...extra]);
-  const { stdout } = await run('sh', ['-c', `openssl x509 -in '${certPath}' -outform DER | openssl dgst -sha256 -binary | openssl base64 -A`]);
-  return {
-    certificatePem: await readFile(certPath, 'utf8'),
-    privateKeyPem: await readFile(keyPath, 'utf8'),
-    x5tS256: stdout.trim().replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_'),
-  };
-}
+const client: Record<'bound' | 'other', TestCertificate> = {} as never;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'x-token-mtls-'));
-  const tls = await makeCertificate('server', ['-addext', 'subjectAltName=IP:127.0.0.1']);
+  const tls = await makeCertificate(dir, 'server', ['-addext', 'subjectAltName=IP:127.0.0.1'], 'ec');
   serverCert = tls.certificatePem;
-  client.bound = await makeCertificate('bound');
-  client.other = await makeCertificate('other');
+  client.bound = await makeCertificate(dir, 'bound', [], 'ec');
+  client.other = await makeCertificate(dir, 'other', [], 'ec');
   const cnf = { 'x5t#S256': client.bound.x5tS256 };
   server = createServer({ cert: tls.certificatePem, key: tls.privateKeyPem, requestCert: true, rejectUnauthorized: false }, (req, res) => {
     requests += 1;

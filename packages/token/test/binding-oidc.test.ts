@@ -3,45 +3,30 @@
  * self_signed_tls_client_auth client gets a certificate-bound token (cnf.x5t#S256 = openssl's thumbprint)
  * and, with a DPoP proof from @x/token's building block, a DPoP token (cnf.jkt = the key's thumbprint).
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { decodeJwt, exportJWK, importX509 } from 'jose';
 import { fetch } from 'undici';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { makeCertificate, run, type TestCertificate } from './binding-support.js';
 import { startBoundOidcServer, type BoundOidcServer } from '@x/devserver';
 import { createMtlsDispatcher } from '../src/binding/mtls.js';
 import { generateDpopKey } from '../src/binding/dpop.js';
 
-const run = promisify(execFile);
-type Cert = { certificatePem: string; privateKeyPem: string; x5tS256: string };
 let dir: string;
 let server: BoundOidcServer;
-let tlsCert: Cert;
-let daemon: Cert;
-let issued: Cert;
+let tlsCert: TestCertificate;
+let daemon: TestCertificate;
+let issued: TestCertificate;
 let caPem: string;
-
-async function makeCertificate(name: string, extra: string[] = []): Promise<Cert> {
-  const keyPath = join(dir, `${name}.key`);
-  const certPath = join(dir, `${name}.crt`);
-  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-subj', `/CN=${name}`, '-days', '2', ...extra]);
-  const { stdout } = await run('sh', ['-c', `openssl x509 -in '${certPath}' -outform DER | openssl dgst -sha256 -binary | openssl base64 -A`]);
-  return {
-    certificatePem: await readFile(certPath, 'utf8'),
-    privateKeyPem: await readFile(keyPath, 'utf8'),
-    x5tS256: stdout.trim().replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_'),
-  };
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'x-token-oidc-bound-'));
-  tlsCert = await makeCertificate('server', ['-addext', 'subjectAltName=IP:127.0.0.1']);
-  daemon = await makeCertificate('daemon');
-  const ca = await makeCertificate('ca', ['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
+  tlsCert = await makeCertificate(dir, 'server', ['-addext', 'subjectAltName=IP:127.0.0.1']);
+  daemon = await makeCertificate(dir, 'daemon');
+  const ca = await makeCertificate(dir, 'ca', ['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
   caPem = ca.certificatePem;
   await run('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'issued.key'), '-out', join(dir, 'issued.csr'), '-subj', '/CN=issued-daemon']);
   await run('openssl', ['x509', '-req', '-in', join(dir, 'issued.csr'), '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'), '-out', join(dir, 'issued.crt'), '-days', '2']);
@@ -49,7 +34,7 @@ beforeAll(async () => {
   issued = {
     certificatePem: await readFile(join(dir, 'issued.crt'), 'utf8'),
     privateKeyPem: await readFile(join(dir, 'issued.key'), 'utf8'),
-    x5tS256: stdout.trim().replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_'),
+    x5tS256: Buffer.from(stdout.trim(), 'base64').toString('base64url'),
   };
   const jwk = await exportJWK(await importX509(daemon.certificatePem, 'RS256', { extractable: true }));
   const x5c = [new X509Certificate(daemon.certificatePem).raw.toString('base64')];
