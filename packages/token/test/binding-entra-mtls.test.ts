@@ -36,7 +36,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function tokenRequest(cert: Cert, extra: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+async function tokenRequest(cert: TestCertificate, extra: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
   const dispatcher = createMtlsDispatcher({ ...cert, ca: tlsCert.certificatePem });
   try {
     const body = new URLSearchParams({ grant_type: 'client_credentials', client_id: 'daemon-app', scope: 'https://api.example.test/.default', token_type: 'mtls_pop', ...extra });
