@@ -7,17 +7,21 @@
  */
 import type { AccessToken } from './cache.js';
 import type { GetTokenOptions } from './client.js';
-import { TokenRequestError } from './errors.js';
-import { insecureUrlProblem } from './request.js';
+import { checkResourceUrl, fetchResource, type Connection } from './transport.js';
 
-/** Anything with a `getToken` that honours `forceRefresh`: every credential of this package. */
+/**
+ * Anything with a `getToken` that honours `forceRefresh`: every credential of
+ * this package. With `connection` (every credential of this package), resource
+ * calls go through the credential's proxy and dispatcher.
+ */
 export interface RefreshableTokenSource {
   getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken>;
+  connection?(): Promise<Connection>;
 }
 
 /** Options of {@link createAuthorizedFetch}. */
 export interface AuthorizedFetchOptions {
-  /** The `fetch` to call the resource with. Default: the global `fetch`. */
+  /** The `fetch` to call the resource with. Default: the credential's (see `RefreshableTokenSource.connection`), else the global `fetch`. */
   readonly fetch?: typeof globalThis.fetch;
 }
 
@@ -44,16 +48,16 @@ export function createAuthorizedFetch(
   scopes: string | string[],
   options: AuthorizedFetchOptions = {},
 ): (input: string | URL | Request, init?: RequestInit) => Promise<Response> {
-  const doFetch = options.fetch ?? globalThis.fetch;
+  let connection: Promise<Connection> | undefined;
   const send = async (input: string | URL | Request, init: RequestInit | undefined, forceRefresh: boolean) => {
-    const problem = insecureUrlProblem(new URL(input instanceof Request ? input.url : input));
-    if (problem !== undefined) {
-      throw new TokenRequestError('ERR_INVALID_OPTIONS', `createAuthorizedFetch: the resource URL ${problem}; no token was sent.`);
-    }
+    checkResourceUrl(input); // before a token is fetched
     const { token } = await credential.getToken(scopes, { abortSignal: init?.signal ?? undefined, forceRefresh });
     const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
     headers.set('authorization', `Bearer ${token}`);
-    return doFetch(input, { ...init, headers });
+    connection ??= credential.connection?.() ?? Promise.resolve({});
+    const { dispatcher } = await connection;
+    const via: Connection = { ...(options.fetch === undefined ? {} : { fetch: options.fetch }), ...(dispatcher === undefined ? {} : { dispatcher }) };
+    return fetchResource(input, { ...init, headers }, via);
   };
   return async (input, init) => {
     const response = await send(input, init, false);

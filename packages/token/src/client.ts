@@ -15,7 +15,10 @@ import { TokenRequestError } from './errors.js';
 import { redact, sanitizeError } from './redact.js';
 import type { EventSink } from './events.js';
 import type { ResolvedOptions } from './options.js';
-import { abortable, abortError, clientCredentialsGrantBody, displayUrl, postForm, type HttpOptions } from './request.js';
+import { abortable, abortError } from './abort.js';
+import { createDispatcher } from './dispatcher.js';
+import { postForm, type Connection, type HttpOptions } from './transport.js';
+import { displayUrl } from './url-policy.js';
 import { processTokenResponse, type TokenResponse } from './response.js';
 import { withRetries } from './retry.js';
 import type { TokenStoreEvent } from './store.js';
@@ -57,7 +60,10 @@ export class TokenClient {
   readonly #events: EventSink;
   readonly #cache: TokenCache;
   readonly #clientKey: () => Promise<ClientKey>;
+  /** The token endpoint found by discovery, until it is due for another look. */
+  #discovered: { readonly tokenEndpoint: string; readonly until: number } | undefined;
   #discovery: Promise<string> | undefined;
+  #connection: Promise<Connection> | undefined;
 
   /**
    * @param clientKey - the certificate in use, for a token store's key and key material
@@ -97,21 +103,44 @@ export class TokenClient {
     return this.#lookup(scopes, options).then((entry) => entry.response);
   }
 
-  /** The token endpoint, after discovery when configured with an issuer. */
+  /**
+   * The token endpoint, after discovery when configured with an issuer. A
+   * discovered endpoint is kept for {@link DISCOVERY_TTL_MS}; when looking
+   * again fails, the known one goes on being used.
+   */
   #tokenEndpoint(): Promise<string> {
-    const { endpoint } = this.#options;
+    const { endpoint, now } = this.#options;
     if ('tokenEndpoint' in endpoint) return Promise.resolve(endpoint.tokenEndpoint);
+    const known = this.#discovered;
+    if (known !== undefined && now() < known.until) return Promise.resolve(known.tokenEndpoint);
     this.#discovery ??= withRetries(
-      (_, remainingMs) => discoverAuthorizationServer(endpoint.issuer, this.#http(remainingMs)),
+      async (_, remainingMs) => discoverAuthorizationServer(endpoint.issuer, await this.#http(remainingMs)),
       this.#options.retry,
-    ).then(
-      (metadata) => metadata.token_endpoint,
-      (error: unknown) => {
+    )
+      .then(
+        (metadata) => {
+          this.#discovered = { tokenEndpoint: metadata.token_endpoint, until: now() + DISCOVERY_TTL_MS };
+          return metadata.token_endpoint;
+        },
+        (error: unknown) => {
+          if (known === undefined) throw error;
+          this.#discovered = { tokenEndpoint: known.tokenEndpoint, until: now() + this.#options.refreshRetryMs };
+          return known.tokenEndpoint;
+        },
+      )
+      .finally(() => {
         this.#discovery = undefined;
-        throw error;
-      },
-    );
+      });
     return this.#discovery;
+  }
+
+  /** How this client's requests reach the network: its fetch and dispatcher, made on first use. */
+  connection(): Promise<Connection> {
+    this.#connection ??= createDispatcher(this.#options.network).then((dispatcher) => ({
+      ...(this.#options.fetch === undefined ? {} : { fetch: this.#options.fetch }),
+      ...(dispatcher === undefined ? {} : { dispatcher }),
+    }));
+    return this.#connection;
   }
 
   /** Where requests go, for display. */
@@ -203,7 +232,7 @@ export class TokenClient {
         events.emit({ type: 'request', endpoint: shown, scope, attempt, requestId });
         const requestedAt = this.#options.now();
         const started = performance.now();
-        const answer = await postForm(endpoint, body, this.#http(remainingMs), {
+        const answer = await postForm(endpoint, body, await this.#http(remainingMs), {
           'client-request-id': requestId,
           'return-client-request-id': 'true',
         });
@@ -227,13 +256,23 @@ export class TokenClient {
     return response;
   }
 
-  #http(remainingMs: number): HttpOptions {
+  async #http(remainingMs: number): Promise<HttpOptions> {
     return {
-      fetch: this.#options.fetch,
+      ...(await this.connection()),
       timeoutMs: Math.min(this.#options.timeoutMs, Math.max(1, Math.floor(remainingMs))),
       maxResponseBytes: this.#options.maxResponseBytes,
     };
   }
+}
+
+/** How long a discovered token endpoint is used before discovery runs again: 24 h. */
+export const DISCOVERY_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** The form body of a client credentials token request (RFC 6749 §4.4.2): `grant_type`, then `parameters` in order. */
+function clientCredentialsGrantBody(parameters: Readonly<Record<string, string>>): URLSearchParams {
+  const body = new URLSearchParams({ grant_type: 'client_credentials' });
+  for (const [name, value] of Object.entries(parameters)) body.set(name, value);
+  return body;
 }
 
 /**

@@ -32,6 +32,7 @@ import {
 } from '@x/assertion';
 import { z } from 'zod';
 import type { AccessToken, CachedTokenResponse } from './cache.js';
+import type { Connection } from './transport.js';
 import { TokenClient, type ClientAuthentication, type GetTokenOptions } from './client.js';
 import { TokenRequestError } from './errors.js';
 import { EventSink } from './events.js';
@@ -73,6 +74,15 @@ export abstract class ClientCredentialsGrantCredential {
   }
 
   /** Client id and endpoint; never a key, passphrase, secret or token. */
+  /**
+   * How this credential reaches the network: its `fetch` and `undici`
+   * dispatcher (proxy, `ca`). `createAuthorizedFetch` sends resource calls
+   * the same way.
+   */
+  connection(): Promise<Connection> {
+    return this.#client.connection();
+  }
+
   toJSON(): Record<string, unknown> {
     return this.#client.describe();
   }

@@ -5,7 +5,8 @@
  * @module
  */
 import { TokenRequestError } from './errors.js';
-import { getJson, parseSecureUrl, urlProblem, type HttpOptions } from './request.js';
+import { getJson, type HttpOptions } from './transport.js';
+import { parseSecureUrl, urlProblem } from './url-policy.js';
 import { parseJsonObject } from './response.js';
 import { isRetryableStatus } from './retry.js';
 

@@ -7,7 +7,7 @@
  *
  * The flow, one module per step: credential source (`credentials`,
  * `rotation`) → assertion (`@x/assertion`) → token request (`endpoints`,
- * `discovery`, `retry`, `response`, all HTTP in `request`, the transport) →
+ * `discovery`, `retry`, `response`, all HTTP in `transport` (with `url-policy`, `dispatcher` for proxies and TLS, `abort`)) →
  * cache policy and level 1 (`cache`) → level 2, an optional shared store
  * (`store`, `store-lookup`) → use (`authorized-fetch`), with `events`,
  * `errors` and `redact` alongside. Admin consent: `@x/token/admin-consent`;

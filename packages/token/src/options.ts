@@ -6,9 +6,11 @@
  */
 import { z } from 'zod';
 import { DEFAULT_AUTHORITY_HOST, entraTokenEndpoint, type EndpointVersion } from './endpoints.js';
+import { checkProxyOption, type NetworkOptions } from './dispatcher.js';
 import { TokenRequestError } from './errors.js';
 import type { TokenLogger } from './events.js';
-import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT_MS, parseSecureUrl } from './request.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT_MS } from './transport.js';
+import { parseSecureUrl } from './url-policy.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
 import type { TokenStore } from './store.js';
 
@@ -34,8 +36,18 @@ export interface TokenCredentialOptions {
    * Discovery, RFC 8414) on first use. The tenant id is then ignored.
    */
   readonly issuer?: string;
-  /** The `fetch` to use (e.g. one with a proxy dispatcher). Default: the global `fetch`. */
+  /** The `fetch` to use. Default: the global `fetch` (`undici`'s own when a proxy or `ca` is in effect). */
   readonly fetch?: typeof globalThis.fetch;
+  /**
+   * Forward proxy for every request (token endpoint, discovery,
+   * `createAuthorizedFetch`): a URL such as `http://proxy.internal:3128`
+   * (user info allowed, never shown), or `false` for none. Default: the
+   * environment, `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` (lower-case too),
+   * read once when the first request is made.
+   */
+  readonly proxy?: string | false;
+  /** Extra trust anchors (PEM) for the servers this credential talks to; `NODE_EXTRA_CA_CERTS` works too. */
+  readonly ca?: string | readonly string[];
   /** Per-attempt timeout, ms, body included. Default 10,000. */
   readonly timeoutMs?: number;
   /** Largest response body accepted, bytes. Default 1,048,576. */
@@ -61,6 +73,7 @@ export interface ResolvedOptions {
   readonly endpoint: { readonly tokenEndpoint: string } | { readonly issuer: string };
   readonly endpointVersion: EndpointVersion;
   readonly fetch: typeof globalThis.fetch | undefined;
+  readonly network: NetworkOptions;
   readonly timeoutMs: number;
   readonly maxResponseBytes: number;
   readonly retry: RetryPolicy;
@@ -80,6 +93,8 @@ export const tokenCredentialOptionsShape = {
   tokenEndpoint: z.string().optional(),
   issuer: z.string().optional(),
   fetch: fn<typeof globalThis.fetch>('a fetch function').optional(),
+  proxy: z.union([z.string(), z.literal(false)]).optional(),
+  ca: z.union([z.string(), z.array(z.string())]).optional(),
   timeoutMs: positiveMs.default(DEFAULT_TIMEOUT_MS),
   maxResponseBytes: positiveMs.default(DEFAULT_MAX_RESPONSE_BYTES),
   retry: z
@@ -131,6 +146,7 @@ export function resolveOptions(
   if ([authorityHost, tokenEndpoint, issuer].filter((o) => o !== undefined).length > 1) {
     throw invalid('Give at most one of authorityHost, tokenEndpoint and issuer.');
   }
+  checkProxyOption(options.proxy);
   let endpoint: ResolvedOptions['endpoint'];
   if (tokenEndpoint !== undefined) endpoint = { tokenEndpoint: parseSecureUrl(tokenEndpoint, 'tokenEndpoint').href };
   else if (issuer !== undefined) {
@@ -150,6 +166,10 @@ export function resolveOptions(
     endpoint,
     endpointVersion: options.endpointVersion,
     fetch: options.fetch,
+    network: Object.freeze({
+      ...(options.proxy === undefined ? {} : { proxy: options.proxy }),
+      ...(options.ca === undefined ? {} : { ca: options.ca }),
+    }),
     timeoutMs: options.timeoutMs,
     maxResponseBytes: options.maxResponseBytes,
     retry: Object.freeze({

@@ -18,7 +18,7 @@
 import { z } from 'zod';
 import { TokenRequestError } from './errors.js';
 import { redact } from './redact.js';
-import type { HttpResponse } from './request.js';
+import type { HttpResponse } from './transport.js';
 import { isRetryableStatus, parseRetryAfter } from './retry.js';
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { TokenRequestError } from '@x/token';
-import type { HttpResponse } from '../src/request.js';
+import type { HttpResponse } from '../src/transport.js';
 import { processTokenResponse } from '../src/response.js';
 
 const T0 = 1_700_000_000_000;

@@ -1,9 +1,12 @@
 /**
- * One HTTP exchange with an authorization server: the client credentials
- * grant's form POST (RFC 6749 §4.4.2, RFC 7521 §4.2, RFC 7523 §2.2) and the
- * metadata GET of discovery, through the global (or a given) `fetch`.
+ * The transport: every HTTP request this package makes goes through here —
+ * the client credentials grant's form POST (RFC 6749 §4.4.2, RFC 7521 §4.2,
+ * RFC 7523 §2.2), the metadata GET of discovery, and the resource calls of
+ * `createAuthorizedFetch` — with one URL policy (`url-policy.ts`) and, when
+ * given, one `undici` dispatcher (proxy, extra CA, TLS client certificate:
+ * `dispatcher.ts`).
  *
- * - `https:` only; `http:` only to loopback (RFC 6749 §3.2 requires TLS).
+ * For the authorization server:
  * - Redirects are not followed (`redirect: 'manual'`): a token endpoint that
  *   redirects is misconfigured, and following would resend the credential.
  * - A per-attempt timeout and the caller's `AbortSignal` both abort the
@@ -12,13 +15,22 @@
  *
  * @module
  */
+import type { Dispatcher } from 'undici';
+import { abortError } from './abort.js';
 import { TokenRequestError } from './errors.js';
 import { redact, sanitizeError } from './redact.js';
+import { displayUrl, urlProblem } from './url-policy.js';
 
-/** Transport options of one exchange. */
-export interface HttpOptions {
-  /** The `fetch` to use. Default: the global `fetch` (Node's undici). */
+/** How requests are sent (every request of one credential shares these). */
+export interface Connection {
+  /** The `fetch` to use. Default: the global `fetch`, or `undici`'s own when there is a dispatcher. */
   readonly fetch?: typeof globalThis.fetch;
+  /** An `undici` dispatcher (proxy, extra CA, client certificate): see `createDispatcher`. */
+  readonly dispatcher?: Dispatcher;
+}
+
+/** Transport options of one exchange with an authorization server. */
+export interface HttpOptions extends Connection {
   /** Abort the exchange after this many milliseconds. Default 10,000. */
   readonly timeoutMs?: number;
   /** Refuse a response body larger than this many bytes. Default 1,048,576 (1 MiB). */
@@ -37,35 +49,6 @@ export interface HttpResponse {
   readonly status: number;
   readonly headers: Headers;
   readonly body: Uint8Array;
-}
-
-/**
- * Whether `url` may carry a client credential: `https:`, or `http:` to a
- * loopback host (`localhost`, `127.0.0.0/8`, `::1`) for tests. URLs with user
- * info or a fragment are refused too.
- *
- * @returns the problem, or `undefined` when the URL is acceptable
- */
-export function insecureUrlProblem(url: URL): string | undefined {
-  if (url.username !== '' || url.password !== '') return 'must not contain a user name or password';
-  if (url.hash !== '') return 'must not contain a fragment';
-  if (url.protocol === 'https:') return undefined;
-  if (url.protocol === 'http:' && isLoopback(url.hostname)) return undefined;
-  return 'must use https: (http: is allowed only to localhost, 127.0.0.0/8 and [::1])';
-}
-
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
-}
-
-/**
- * The form body of a client credentials token request (RFC 6749 §4.4.2):
- * `grant_type=client_credentials`, then `parameters` in order.
- */
-export function clientCredentialsGrantBody(parameters: Readonly<Record<string, string>>): URLSearchParams {
-  const body = new URLSearchParams({ grant_type: 'client_credentials' });
-  for (const [name, value] of Object.entries(parameters)) body.set(name, value);
-  return body;
 }
 
 /**
@@ -107,9 +90,8 @@ async function exchange(url: string, init: RequestInit, options: HttpOptions, se
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const timeout = AbortSignal.timeout(Math.max(1, timeoutMs));
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-  const doFetch = options.fetch ?? globalThis.fetch;
   try {
-    const response = await doFetch(url, { ...init, redirect: 'manual', signal });
+    const response = await send(url, { ...init, redirect: 'manual', signal }, options);
     const body = await readCapped(response, options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, secrets);
     return { status: response.status, headers: response.headers, body };
   } catch (cause) {
@@ -126,16 +108,37 @@ async function exchange(url: string, init: RequestInit, options: HttpOptions, se
 }
 
 /**
- * A URL for messages and events: without query and fragment, which RFC 6749
- * §3.2 allows in an endpoint URL and a gateway may use for an API key.
+ * Call a protected resource with `init` as given (the caller adds the token),
+ * under the URL policy: `https:`, or `http:` to loopback (RFC 6750 §5.3).
+ * The response is the caller's to read.
+ *
+ * @throws {@link TokenRequestError} `ERR_INVALID_OPTIONS` for any other URL, before anything is sent
  */
-export function displayUrl(url: string): string {
-  return url.split(/[?#]/, 1)[0]!;
+export async function fetchResource(input: string | URL | Request, init: RequestInit | undefined, connection: Connection): Promise<Response> {
+  checkResourceUrl(input);
+  return send(input, init ?? {}, connection);
 }
 
-/** The `ERR_ABORTED` error for a caller's `AbortSignal`. */
-export function abortError(): TokenRequestError {
-  return new TokenRequestError('ERR_ABORTED', 'The token request was aborted by the caller.');
+/**
+ * The URL policy for a resource call that carries a token.
+ *
+ * @throws {@link TokenRequestError} `ERR_INVALID_OPTIONS` unless `https:`, or `http:` to loopback
+ */
+export function checkResourceUrl(input: string | URL | Request): void {
+  const url = input instanceof Request ? input.url : String(input);
+  const problem = urlProblem(url);
+  if (problem !== undefined) throw new TokenRequestError('ERR_INVALID_OPTIONS', `The resource URL ${problem}; no token was sent.`);
+}
+
+/** One `fetch` through the connection's dispatcher; `undici` is loaded only when there is one. */
+async function send(input: string | URL | Request, init: RequestInit, { fetch, dispatcher }: Connection): Promise<Response> {
+  if (dispatcher === undefined) return (fetch ?? globalThis.fetch)(input, init);
+  // undici's RequestInit names `dispatcher`; the DOM one does not.
+  const withDispatcher: RequestInit = Object.assign({ ...init }, { dispatcher });
+  if (fetch !== undefined) return fetch(input, withDispatcher);
+  const undici = await import('undici');
+  type UndiciArguments = Parameters<typeof undici.fetch>;
+  return (await undici.fetch(input as UndiciArguments[0], withDispatcher as UndiciArguments[1])) as unknown as Response;
 }
 
 /** `fetch failed (ECONNREFUSED)`: undici puts the socket error in `cause`. */
@@ -166,35 +169,4 @@ async function readCapped(response: Response, maxBytes: number, secrets: readonl
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, size);
-}
-
-/**
- * Wait for `promise`, or reject with `ERR_ABORTED` as soon as `signal` fires.
- * The work behind `promise` goes on (other callers may share it).
- */
-export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(abortError());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError());
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
-
-/**
- * Parse a URL that will receive a client credential.
- *
- * @throws {@link TokenRequestError} `ERR_INVALID_OPTIONS` when it is not an absolute `https:` URL (or `http:` on loopback)
- */
-export function parseSecureUrl(value: string, name: string): URL {
-  const problem = urlProblem(value);
-  if (problem !== undefined) throw new TokenRequestError('ERR_INVALID_OPTIONS', `${name} ${problem}.`);
-  return new URL(value);
-}
-
-/** Why `value` may not receive a client credential or a token, or `undefined`. */
-export function urlProblem(value: string): string | undefined {
-  if (!URL.canParse(value)) return 'is not an absolute URL';
-  return insecureUrlProblem(new URL(value));
 }
