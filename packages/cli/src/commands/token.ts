@@ -12,7 +12,7 @@ import { UsageError } from '../errors.js';
 import { printJson, printLine } from '../io.js';
 
 const usage =
-  'usage: x-assertion token <cert-file> --tenant <t> --client-id <id> --scope <s> [--authority-host <url> | --token-endpoint <url> | --issuer <url>] [--v1 [--resource <r>]] [--json]';
+  'usage: x-assertion token <cert-file> --tenant <t> --client-id <id> --scope <s> [--authority-host <url> | --token-endpoint <url> | --issuer <url>] [--v1 [--resource <r>]] [--proxy <url>] [--json]';
 
 /** The `token` command. */
 export const tokenCommand: Command = {
@@ -38,6 +38,9 @@ Options:
   --v1                      the Entra v1 endpoint (/oauth2/token, resource= instead of scope=)
   --resource <r>            the v1 resource, instead of --scope (default: the scope
                             without /.default)
+  --proxy <url>             forward proxy for the token request, e.g. http://proxy:3128
+                            (default: $HTTPS_PROXY / $HTTP_PROXY, honouring $NO_PROXY);
+                            extra CA certificates: $NODE_EXTRA_CA_CERTS
   --json                    print a JSON object: token, type, expiry, granted scope
                             (fields in the README)
   --key <file>              the private key, when <cert-file> holds only the certificate
@@ -52,6 +55,7 @@ ${PASSPHRASE_HELP}
     issuer: { type: 'string' },
     v1: { type: 'boolean' },
     resource: { type: 'string' },
+    proxy: { type: 'string' },
     json: { type: 'boolean' },
     key: { type: 'string' },
     ...PASSPHRASE_OPTIONS,
@@ -78,6 +82,11 @@ ${PASSPHRASE_HELP}
     const scopes = resource !== undefined ? [resource] : ((values.scope as string[] | undefined) ?? []);
     if (scopes.length === 0) throw new UsageError(`Missing required option --scope${v1 ? ' (or --resource)' : ''}.`, usage);
 
+    const proxy = optString(values, 'proxy');
+    if (proxy !== undefined && !/^https?:$/.test(URL.canParse(proxy) ? new URL(proxy).protocol : '')) {
+      throw new UsageError('--proxy must be an http: or https: URL.', usage);
+    }
+
     const flags = await credentialFlags(ctx, values, usage, 'AZURE_CLIENT_CERTIFICATE_PASSWORD');
     const { ClientCertificateCredential, isPkcs11Uri } = await import('@x/token');
     // A pkcs11: URI goes to @x/token as is: it opens the key in the token itself.
@@ -92,6 +101,7 @@ ${PASSPHRASE_HELP}
       ...(tokenEndpoint === undefined ? {} : { tokenEndpoint }),
       ...(issuer === undefined ? {} : { issuer }),
       ...(tokenStore === undefined ? {} : { tokenStore }),
+      ...(proxy === undefined ? {} : { proxy }),
       endpointVersion: v1 ? 'v1' : 'v2',
     });
     let response;
