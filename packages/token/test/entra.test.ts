@@ -3,7 +3,7 @@
  * demand) on 127.0.0.1: what reaches the server, v1/v2 answers, errors,
  * retries, the cache, rotation.
  */
-import { rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
@@ -485,6 +485,32 @@ describe('certificate rotation without restart', () => {
     // Cached tokens survive rotation.
     await c.getToken('https://one.example/.default');
     expect(server.requests).toHaveLength(3);
+  });
+
+  test("a Kubernetes Secret volume: the kubelet's `..data` symlink swap is picked up", async () => {
+    // The layout the kubelet writes: client.pem -> ..data/client.pem, ..data -> ..<timestamp>/
+    const volume = join(dir.path, 'secret-volume');
+    await mkdir(join(volume, '..2026_12_03_01'), { recursive: true });
+    await writeFile(join(volume, '..2026_12_03_01', 'client.pem'), a.bundlePem);
+    await symlink('..2026_12_03_01', join(volume, '..data'));
+    await symlink(join('..data', 'client.pem'), join(volume, 'client.pem'));
+    const server = await entra();
+    const { c, events } = credential(server, { certificateCheckIntervalMs: 0 }, join(volume, 'client.pem'));
+    await c.getToken('https://one.example/.default');
+
+    // An update: a new timestamped directory, then ..data replaced atomically by rename(2).
+    await mkdir(join(volume, '..2026_12_03_02'));
+    await writeFile(join(volume, '..2026_12_03_02', 'client.pem'), b.bundlePem);
+    await symlink('..2026_12_03_02', join(volume, '..data_tmp'));
+    await rename(join(volume, '..data_tmp'), join(volume, '..data'));
+    await rm(join(volume, '..2026_12_03_01'), { recursive: true });
+    await c.getToken('https://two.example/.default');
+
+    expect(server.requests.map((r) => r.assertion!.header['x5t#S256'])).toStrictEqual([
+      credentialA.thumbprints['x5t#S256'],
+      credentialB.thumbprints['x5t#S256'],
+    ]);
+    expect(events.filter((e) => e.type === 'rotation')).toHaveLength(1);
   });
 
   test('the file is checked at most once per interval', async () => {
