@@ -88,20 +88,16 @@ describe('a fleet on one Redis', () => {
     await client.flushall();
     client.disconnect();
     const b = await fleet(4, config); // cold processes: level 1 empty, Redis empty
-    await Promise.all(b.map((x) => x.send({ cmd: 'burst', n: 5 })));
-    // Target: exactly 1 request to recover. On a loaded machine one duplicate was seen after
-    // FLUSHALL (cause not yet found; the lock only saves requests): bounded here, open in issue 13.
+    const recovered = await Promise.all(b.map((x) => x.send({ cmd: 'burst', n: 5 })));
     const afterFlush = w.requests(scope);
-    expect(afterFlush).toBeGreaterThanOrEqual(2);
-    expect(afterFlush).toBeLessThanOrEqual(3);
+    expect(afterFlush, JSON.stringify(recovered.map((r) => r.events))).toBe(2);
 
     server = await server.restart();
     cleanups.push(() => server.stop());
     const c = await fleet(4, config);
     const answers = await Promise.all(c.map((x) => x.send({ cmd: 'burst', n: 5 })));
     expect(sum(answers)).toBe(0);
-    expect(w.requests(scope) - afterFlush).toBeGreaterThanOrEqual(1);
-    expect(w.requests(scope) - afterFlush).toBeLessThanOrEqual(2);
+    expect(w.requests(scope) - afterFlush, JSON.stringify(answers.map((r) => r.events))).toBe(1);
   });
 
   test('429 with Retry-After seen by one process → no other request in the window; others fail fast with ERR_THROTTLED', async () => {
