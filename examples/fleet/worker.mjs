@@ -83,17 +83,24 @@ const commands = {
   },
   async hits({ n }) {
     await getToken();
-    const micros = async (call) => {
+    // Level 1 is a map look-up plus an await: timed in batches of 100 calls (a timer pair
+    // around each call would cost more than the call); level 2 is a Redis round trip, timed per call.
+    const batch = 100;
+    const micros = async (call, size) => {
       const us = [];
-      for (let i = 0; i < n; i++) {
+      for (let i = 0; i < n / size; i++) {
         const t0 = performance.now();
-        await call();
-        us.push((performance.now() - t0) * 1000);
+        for (let j = 0; j < size; j++) await call();
+        us.push(((performance.now() - t0) * 1000) / size);
       }
       us.sort((a, b) => a - b);
-      return { p50Us: us[Math.floor(n / 2)], p99Us: us[Math.floor(n * 0.99)] };
+      return { p50Us: us[Math.floor(us.length / 2)], p99Us: us[Math.floor(us.length * 0.99)] };
     };
-    return { l1: await micros(() => credential.getToken(config.scope)), l2: await micros(() => tokenStore.lookup({ ...lastRequest, isFresh: () => true, forceRefresh: false })), events: { ...events } };
+    return {
+      l1: await micros(() => credential.getToken(config.scope), batch),
+      l2: await micros(() => tokenStore.lookup({ ...lastRequest, isFresh: () => true, forceRefresh: false }), 1),
+      events: { ...events },
+    };
   },
   async exit() {
     await tokenStore.close();

@@ -11,7 +11,9 @@
  *   (`store-throttled`);
  * - otherwise the process tries the lock (`SET NX PX lockTtlMs`, a random
  *   owner id, renewed while its holder fetches, so it expires only when the
- *   holder dies). The winner fetches (`store-lock-won`), stores the token if it
+ *   holder dies). The winner reads the entry once more (a holder may have
+ *   stored it and released the lock since the first read: then it is
+ *   returned, `store-hit`), else fetches (`store-lock-won`), stores the token if it
  *   is newer than the stored one (Lua), then releases the lock
  *   (compare-and-delete, Lua). A loser holding a usable entry returns it: one
  *   process refreshes ahead for the fleet, the others serve the current token
@@ -248,6 +250,15 @@ class RedisTokenStore implements TokenStore {
       const owner = randomBytes(16).toString('hex');
       const won = (await this.#redis(this.#client.set(names.lock, owner, 'PX', this.#settings.lockTtlMs, 'NX'))) === 'OK';
       if (won) {
+        // Another holder may have stored a token and released the lock between the read above
+        // and this SET: read once more, so that a lock won late never costs a second request.
+        const late = await this.#redis(this.#client.get(names.entry));
+        const storedLate = late !== null && late !== skipped && late !== value ? open(key, names.entry, late) : undefined;
+        if (storedLate !== undefined && request.isFresh(storedLate)) {
+          await this.#redis(releaseLock.run(this.#client, [names.lock], [owner]));
+          emit('store-hit');
+          return storedLate;
+        }
         emit('store-lock-won');
         return this.#fetchAndStore(request, key, names, owner, unreadable, state, emit);
       }
