@@ -2,8 +2,6 @@ import { open } from 'node:fs/promises';
 import { CredentialError } from '../errors.js';
 import { MAX_INPUT_BYTES } from '../sources/types.js';
 
-export { MAX_INPUT_BYTES };
-
 /**
  * What {@link loadCredential} reads:
  * - `{ pfx, passphrase? }`: a PFX / PKCS#12 container (DER or BER bytes);

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { CredentialError } from '../errors.js';
-import { checkKeyDerivation, decodeCertificate, decodePrivateKey, looksLikePem, parsePem, pemBlocks } from '../sources/pem.js';
+import { checkKeyDerivation, decodePrivateKey, looksLikePem, parseCertificate, parsePem, pemBlocks } from '../sources/pem.js';
 import { parsePfx } from '../sources/pfx.js';
 import { checkCounts, DEFAULT_MAX_ITERATIONS, type SourceContents, type SourceLimits } from '../sources/types.js';
-import { CertificateCredential, CertificateInfo, parseCertificate } from './certificate.js';
+import { CertificateCredential, CertificateInfo } from './certificate.js';
 import { asText, checkInput, checkSize, detectContainer, notPem, readCredentialFile, shownPath, toDer, type CredentialInput } from './input.js';
 import { candidates, endEntityChain, pairLeaf } from './leaf.js';
 import { parseOptions } from './options.js';
@@ -138,7 +138,7 @@ export function loadCertificate(input: string | Uint8Array): CertificateInfo {
   }
   checkSize(input.length, 'The certificate input');
   const text = asText(input);
-  if (text === undefined || !looksLikePem(text)) return new CertificateInfo([decodeCertificate(toDer(input))]);
+  if (text === undefined || !looksLikePem(text)) return new CertificateInfo([toDer(input)]);
   const blocks = pemBlocks(text);
   const certificates = blocks.filter((b) => b.label === 'CERTIFICATE');
   const keys = blocks.filter((b) => /^(RSA |EC )?PRIVATE KEY$/.test(b.label) && !b.text.includes('Proc-Type: 4,ENCRYPTED'));
@@ -169,7 +169,7 @@ async function readSource(input: CredentialInput, limits: SourceLimits): Promise
   checkSize(input.privateKey.length, 'The private key input');
   const certText = asText(input.certificate);
   const certificates =
-    certText !== undefined && looksLikePem(certText) ? parsePem(certText, undefined, limits).certificates : [{ der: decodeCertificate(toDer(input.certificate)) }];
+    certText !== undefined && looksLikePem(certText) ? parsePem(certText, undefined, limits).certificates : [{ der: parseCertificate(toDer(input.certificate)).raw }];
   const keyText = asText(input.privateKey);
   if (keyText !== undefined && looksLikePem(keyText)) return { keys: parsePem(keyText, input.passphrase, limits).keys, certificates };
   const der = toDer(input.privateKey);
@@ -195,7 +195,7 @@ function checkContents(contents: SourceContents): SourceContents {
 
 function isDerCertificate(bytes: Uint8Array): boolean {
   try {
-    decodeCertificate(bytes);
+    parseCertificate(bytes);
     return true;
   } catch {
     return false;
