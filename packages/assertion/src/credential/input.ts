@@ -117,7 +117,7 @@ function invalidInput(): CredentialError {
 }
 
 /** DER bytes, or the error for text where DER was expected (saying so when it is base64). */
-export function toDer(input: string | Uint8Array): Uint8Array {
+export function derInput(input: string | Uint8Array): Uint8Array {
   if (typeof input !== 'string') return input;
   const hint = /^[A-Za-z0-9+/=\s]+$/.test(input.trim())
     ? 'it looks like base64 text: decode it to binary DER first (e.g. `base64 -d`).'

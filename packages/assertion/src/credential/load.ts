@@ -4,7 +4,7 @@ import { checkKeyDerivation, decodePrivateKey, looksLikePem, parseCertificate, p
 import { parsePfx } from '../sources/pfx.js';
 import { checkCounts, DEFAULT_MAX_ITERATIONS, type SourceContents, type SourceLimits } from '../sources/types.js';
 import { CertificateCredential, CertificateInfo } from './certificate.js';
-import { asText, checkInput, checkSize, detectContainer, notPem, readCredentialFile, shownPath, toDer, type CredentialInput } from './input.js';
+import { asText, checkInput, checkSize, derInput, detectContainer, notPem, readCredentialFile, shownPath, type CredentialInput } from './input.js';
 import { candidates, endEntityChain, pairLeaf } from './leaf.js';
 import { parseOptions } from './options.js';
 import { checkPolicy } from './policy.js';
@@ -138,7 +138,7 @@ export function loadCertificate(input: string | Uint8Array): CertificateInfo {
   }
   checkSize(input.length, 'The certificate input');
   const text = asText(input);
-  if (text === undefined || !looksLikePem(text)) return new CertificateInfo([toDer(input)]);
+  if (text === undefined || !looksLikePem(text)) return new CertificateInfo([derInput(input)]);
   const blocks = pemBlocks(text);
   const certificates = blocks.filter((b) => b.label === 'CERTIFICATE');
   const keys = blocks.filter((b) => /^(RSA |EC )?PRIVATE KEY$/.test(b.label) && !b.text.includes('Proc-Type: 4,ENCRYPTED'));
@@ -169,10 +169,10 @@ async function readSource(input: CredentialInput, limits: SourceLimits): Promise
   checkSize(input.privateKey.length, 'The private key input');
   const certText = asText(input.certificate);
   const certificates =
-    certText !== undefined && looksLikePem(certText) ? parsePem(certText, undefined, limits).certificates : [{ der: parseCertificate(toDer(input.certificate)).raw }];
+    certText !== undefined && looksLikePem(certText) ? parsePem(certText, undefined, limits).certificates : [{ der: parseCertificate(derInput(input.certificate)).raw }];
   const keyText = asText(input.privateKey);
   if (keyText !== undefined && looksLikePem(keyText)) return { keys: parsePem(keyText, input.passphrase, limits).keys, certificates };
-  const der = toDer(input.privateKey);
+  const der = derInput(input.privateKey);
   checkKeyDerivation(der, limits);
   return { keys: [{ key: decodePrivateKey(der, 'der', input.passphrase, false) }], certificates };
 }
