@@ -80,10 +80,15 @@ export function checkSize(length: number, what: string): void {
   }
 }
 
-/** PEM text of a string, or of bytes that {@link detectContainer} calls PEM; `undefined` for DER. */
-export function asText(input: string | Uint8Array): string | undefined {
-  if (typeof input === 'string') return input;
-  return detectContainer(input) === 'pem' ? new TextDecoder('utf-8', { fatal: false }).decode(input) : undefined;
+/**
+ * The text of a string, or of bytes that {@link detectContainer} calls PEM,
+ * when it holds a PEM block (`-----BEGIN `); `undefined` for DER or text
+ * without one.
+ */
+export function pemText(input: string | Uint8Array): string | undefined {
+  if (typeof input !== 'string' && detectContainer(input) === 'pfx') return undefined;
+  const text = typeof input === 'string' ? input : new TextDecoder('utf-8', { fatal: false }).decode(input);
+  return text.includes('-----BEGIN ') ? text : undefined;
 }
 
 /**

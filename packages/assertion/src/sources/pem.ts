@@ -58,11 +58,6 @@ export function pemBlocks(text: string): PemBlock[] {
   return blocks;
 }
 
-/** `true` when `text` contains at least one PEM block. */
-export function looksLikePem(text: string): boolean {
-  return text.includes('-----BEGIN ');
-}
-
 /**
  * Read every private key and certificate from PEM text: PKCS#8, encrypted
  * PKCS#8 (PBES2, PBES1, scrypt), PKCS#1 `RSA PRIVATE KEY`, SEC1 `EC PRIVATE
