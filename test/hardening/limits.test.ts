@@ -251,8 +251,9 @@ describe('deep and indefinite ASN.1 nesting', () => {
 
 describe('absurd key-derivation iteration counts: ERR_ITERATION_LIMIT before any derivation', () => {
   // A derivation of 2^31 - 1 iterations takes about an hour: refusing it within
-  // 100 ms (50 ms of event-loop block) proves none was started.
-  const quick = { maxMs: 100, maxBlockMs: 50 };
+  // 2 s (1 s of event-loop block; a refusal takes ~1 ms, so 10× margin holds on a
+  // busy machine) proves none was started. Near the cap, the code proves the refusal.
+  const quick = { maxMs: 2_000, maxBlockMs: 1_000 };
   const HUGE = 2 ** 31 - 1;
 
   /** A real OpenSSL 3 PFX with one of its iteration counts rewritten (forge re-encoding). */
@@ -396,12 +397,15 @@ describe('files that multiply work: many derivations, keys, certificates and bag
   const load = (bytes: Buffer, passphrase?: string) => () => loadCredential({ pfx: bytes, passphrase } as CredentialInput, options);
 
   it('more than 16 password-based derivations are refused before any', async () => {
-    const quick = { maxMs: 100, maxBlockMs: 50 };
-    await expectOutcome('loadCredential({pfx}) amplification', '17 shrouded key bags', load(pfx([dataContent(...Array.from({ length: 17 }, () => shroudedKeyBag(10_000)))]), 'p'), 'ERR_ITERATION_LIMIT', quick);
+    // Each bag costs 10^6 iterations (≈ 0.3–1 s of PBKDF2): 17 of them would break the bound,
+    // which leaves the refusal (≈ 1 ms) a margin of 1,000× on a busy machine.
+    const quick = { maxMs: 2_000, maxBlockMs: 1_000 };
+    const atCap = (bytes: Buffer) => () => loadCredential({ pfx: bytes, passphrase: 'p' });
+    await expectOutcome('loadCredential({pfx}) amplification', '17 shrouded key bags', atCap(pfx([dataContent(...Array.from({ length: 17 }, () => shroudedKeyBag(DEFAULT_MAX_ITERATIONS)))])), 'ERR_ITERATION_LIMIT', quick);
     const many = pfx([dataContentOf(Array.from({ length: 1_000 }, () => shroudedKeyBag(DEFAULT_MAX_ITERATIONS)))]);
     await expectOutcome('loadCredential({pfx}) amplification', '1,000 shrouded key bags at the default cap', () => loadCredential({ pfx: many, passphrase: 'p' }), 'ERR_ITERATION_LIMIT', quick);
-    await expectOutcome('loadCredential({pfx}) amplification', '17 encrypted contents', load(pfx(Array.from({ length: 17 }, () => encryptedContent(10_000))), 'p'), 'ERR_ITERATION_LIMIT', quick);
-    await expectOutcome('loadCredential({pfx}) amplification', '9 contents + 8 key bags', load(pfx([...Array.from({ length: 9 }, () => encryptedContent(10_000)), dataContent(...Array.from({ length: 8 }, () => shroudedKeyBag(10_000)))]), 'p'), 'ERR_ITERATION_LIMIT', quick);
+    await expectOutcome('loadCredential({pfx}) amplification', '17 encrypted contents', atCap(pfx(Array.from({ length: 17 }, () => encryptedContent(DEFAULT_MAX_ITERATIONS)))), 'ERR_ITERATION_LIMIT', quick);
+    await expectOutcome('loadCredential({pfx}) amplification', '9 contents + 8 key bags', atCap(pfx([...Array.from({ length: 9 }, () => encryptedContent(DEFAULT_MAX_ITERATIONS)), dataContent(...Array.from({ length: 8 }, () => shroudedKeyBag(DEFAULT_MAX_ITERATIONS)))])), 'ERR_ITERATION_LIMIT', quick);
   });
 
   it('no derivations are left running on the thread pool once the load has failed', async () => {
