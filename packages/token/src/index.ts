@@ -25,6 +25,7 @@ export {
   type AssertionContext,
 } from './credentials.js';
 export type { TokenCredentialOptions } from './options.js';
+export type { Connection } from './transport.js';
 export { isPkcs11Uri, openPkcs11Key, type HardwareKey } from './pkcs11.js';
 export type { GetTokenOptions } from './client.js';
 export { EXPIRY_MARGIN_MS, type AccessToken, type CachedTokenResponse } from './cache.js';
