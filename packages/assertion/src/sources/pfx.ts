@@ -56,14 +56,8 @@ const KEY_BAG = 'A key bag of the PKCS#12 file';
 /** A SafeBag we use (RFC 7292 §4.2). */
 type Bag =
   | { readonly type: 'key'; readonly info: Asn1; readonly localKeyId: Buffer | undefined }
-  | {
-      readonly type: 'shroudedKey';
-      readonly encryption: EncryptionParams | OpenSslDecryption;
-      /** The EncryptedPrivateKeyInfo, for OpenSSL. */
-      readonly encryptedPkcs8: Buffer;
-      readonly ciphertext: Buffer;
-      readonly localKeyId: Buffer | undefined;
-    }
+  /** `encryptedPkcs8`: the EncryptedPrivateKeyInfo, for OpenSSL. */
+  | { readonly type: 'shroudedKey'; readonly encryption: EncryptionParams | OpenSslDecryption; readonly encryptedPkcs8: Buffer; readonly ciphertext: Buffer; readonly localKeyId: Buffer | undefined }
   | { readonly type: 'cert'; readonly der: Buffer; readonly localKeyId: Buffer | undefined };
 
 /** One ContentInfo of the AuthenticatedSafe (RFC 7292 §4.1). */
@@ -130,7 +124,8 @@ export async function parsePfx(der: Uint8Array, passphrase: string | undefined, 
  * derivation, and nothing is decrypted under a password the MAC refuses.
  */
 async function open(pfx: Pfx, password: Password, limits: SourceLimits, budget: DerivationBudget): Promise<SourceContents | undefined> {
-  if (!(await verifyMac(pfx, password, budget))) return undefined;
+  const mac = pfx.mac && { expected: pfx.mac.digest, computed: await computeMac(pfx.mac.params, password, pfx.authSafe, budget) }; // RFC 7292 §4, RFC 9579 §3
+  if (mac && !(mac.computed.length === mac.expected.length && timingSafeEqual(mac.computed, mac.expected))) return undefined;
   try {
     const contents = await readContents(pfx.contents, password, limits, budget);
     return { ...contents, integrity: pfx.mac === undefined ? 'none' : 'mac' };
@@ -138,13 +133,6 @@ async function open(pfx: Pfx, password: Password, limits: SourceLimits, budget: 
     if (error instanceof DecryptionFailed) return undefined;
     throw error;
   }
-}
-
-/** RFC 7292 §4 / RFC 9579 §3; `true` when there is no MAC. */
-async function verifyMac(pfx: Pfx, password: Password, budget: DerivationBudget): Promise<boolean> {
-  if (pfx.mac === undefined) return true;
-  const computed = await computeMac(pfx.mac.params, password, pfx.authSafe, budget);
-  return computed.length === pfx.mac.digest.length && timingSafeEqual(computed, pfx.mac.digest);
 }
 
 /**
@@ -158,26 +146,22 @@ async function readContents(contents: readonly Content[], password: Password, li
   checkBagCounts(bags, 0, budget);
   const items: (SourceKey | SourceCertificate)[] = [];
   for (const bag of bags) items.push(await openBag(bag, password, budget));
-  return {
-    keys: items.filter((item): item is SourceKey => 'key' in item),
-    certificates: items.filter((item): item is SourceCertificate => 'der' in item),
-  };
+  return { keys: items.filter((item): item is SourceKey => 'key' in item), certificates: items.filter((item): item is SourceCertificate => 'der' in item) };
 }
 
-async function decryptSafeContents(
-  content: Extract<Content, { type: 'encrypted' }>,
-  password: Password,
-  limits: SourceLimits,
-  budget: DerivationBudget,
-): Promise<readonly Bag[]> {
-  const plaintext = await decrypt(content.encryption, content.ciphertext, password, budget);
-  let safeContents: Asn1;
+async function decryptSafeContents(content: Extract<Content, { type: 'encrypted' }>, password: Password, limits: SourceLimits, budget: DerivationBudget): Promise<readonly Bag[]> {
+  return readSafeContents(parsePlaintext(await decrypt(content.encryption, content.ciphertext, password, budget), 'SafeContents'), limits);
+}
+
+/** The decrypted bytes parsed, then zeroed; `DecryptionFailed` when they do not parse: the padding checked by chance under a wrong password. */
+function parsePlaintext(plaintext: Buffer, what: string): Asn1 {
   try {
-    safeContents = parseDer(plaintext, 'SafeContents');
+    return parseDer(plaintext, what);
   } catch {
-    throw new DecryptionFailed(); // the padding checked by chance under a wrong password
+    throw new DecryptionFailed();
+  } finally {
+    plaintext.fill(0);
   }
-  return readSafeContents(safeContents, limits);
 }
 
 async function openBag(bag: Bag, password: Password, budget: DerivationBudget): Promise<SourceKey | SourceCertificate> {
@@ -197,16 +181,7 @@ async function openShroudedKey(bag: Extract<Bag, { type: 'shroudedKey' }>, passw
     budget.spend();
     return decryptWithOpenSsl(bag.encryptedPkcs8, bag.encryption.algorithm, password);
   }
-  const pkcs8 = await decrypt(bag.encryption, bag.ciphertext, password, budget);
-  let info: Asn1;
-  try {
-    info = parseDer(pkcs8, 'PrivateKeyInfo');
-  } catch {
-    throw new DecryptionFailed(); // the padding checked by chance under a wrong password
-  } finally {
-    pkcs8.fill(0);
-  }
-  return readPrivateKey(info, KEY_BAG);
+  return readPrivateKey(parsePlaintext(await decrypt(bag.encryption, bag.ciphertext, password, budget), 'PrivateKeyInfo'), KEY_BAG);
 }
 
 /** Key bags under a scheme OpenSSL knows and we do not run (PBES1, PBES2 with scrypt or another cipher). */
@@ -229,15 +204,12 @@ function readPfx(der: Uint8Array, limits: SourceLimits, budget: DerivationBudget
   const v = integer(version!, 'PFX version');
   if (v !== 3) throw new CredentialError('ERR_UNSUPPORTED_FORMAT', `PKCS#12 version ${v} is not supported: only version 3 exists (RFC 7292).`);
   const { type, content } = contentInfo(authSafeInfo!, 'authSafe');
-  if (type === OID.signedData) {
-    throw new CredentialError('ERR_UNSUPPORTED_FORMAT', 'The PKCS#12 file uses public-key integrity mode (signedData), which is not supported.');
-  }
+  if (type === OID.signedData) throw new CredentialError('ERR_UNSUPPORTED_FORMAT', 'The PKCS#12 file uses public-key integrity mode (signedData), which is not supported.');
   if (type !== OID.data) throw invalidPfx(`the authSafe has content type ${type}, not data`);
   const authSafe = octets(content, 'authSafe content');
   const mac = macData && readMacData(macData, limits);
   const contents = sequence(parseDer(authSafe, 'the AuthenticatedSafe'), 'AuthenticatedSafe').map((info) => readContent(info, limits));
-  const encrypted = contents.filter((c) => c.type === 'encrypted');
-  const pending = (mac ? 1 : 0) + encrypted.reduce((sum, c) => sum + derivations(c.encryption), 0);
+  const pending = contents.reduce((sum, c) => sum + (c.type === 'encrypted' ? derivations(c.encryption) : 0), mac ? 1 : 0);
   checkBagCounts(contents.flatMap((c) => (c.type === 'plain' ? c.bags : [])), pending, budget);
   return { authSafe, mac, contents };
 }
@@ -267,9 +239,7 @@ function invalidPfx(detail: string): CredentialError {
 function checkIsBinary(bytes: Uint8Array): void {
   if (bytes.length === 0) throw invalidPfx('the file is empty');
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-  if (/^\s*-----BEGIN /.test(text)) {
-    throw new CredentialError('ERR_MALFORMED', 'The PKCS#12 file is PEM text, not DER: load it as PEM.');
-  }
+  if (/^\s*-----BEGIN /.test(text)) throw new CredentialError('ERR_MALFORMED', 'The PKCS#12 file is PEM text, not DER: load it as PEM.');
   if (/^[A-Za-z0-9+/=\s]+$/.test(text)) {
     throw new CredentialError('ERR_MALFORMED', 'The PKCS#12 file is not DER: this looks like base64 text; decode it to DER first (e.g. `base64 -d`).');
   }
@@ -288,15 +258,8 @@ function readMacData(node: Asn1, limits: SourceLimits): Pfx['mac'] {
   }
   const hash = DIGESTS[algorithm];
   if (!hash) throw unsupportedAlgorithm(describe(algorithm), MAC);
-  return {
-    params: {
-      scheme: 'pkcs12-kdf',
-      digest: hash,
-      salt: octets(salt!, 'MAC salt'),
-      iterations: checkIterations(iterations ? integer(iterations, 'MAC iterations') : 1, limits, MAC),
-    },
-    digest: checkLength(digest, digestSize(hash), 'MAC value'),
-  };
+  const macIterations = checkIterations(iterations ? integer(iterations, 'MAC iterations') : 1, limits, MAC);
+  return { params: { scheme: 'pkcs12-kdf', digest: hash, salt: octets(salt!, 'MAC salt'), iterations: macIterations }, digest: checkLength(digest, digestSize(hash), 'MAC value') };
 }
 
 /** ContentInfo of the AuthenticatedSafe: data (plain SafeContents) or encryptedData (RFC 7292 §4.1). */
@@ -354,13 +317,8 @@ function readSafeBag(node: Asn1, limits: SourceLimits): Bag[] {
 /** EncryptedPrivateKeyInfo ::= SEQUENCE { encryptionAlgorithm AlgorithmIdentifier, encryptedData OCTET STRING } (RFC 5208 §6) */
 function readShroudedKeyBag(value: Asn1, localKeyId: Buffer | undefined, limits: SourceLimits): Bag {
   const [algorithm, data] = sequence(value, 'EncryptedPrivateKeyInfo', 2, 2);
-  return {
-    type: 'shroudedKey',
-    encryption: readEncryption(algorithm!, limits, KEY),
-    encryptedPkcs8: toDer(value),
-    ciphertext: octets(data!, 'encrypted private key'),
-    localKeyId,
-  };
+  const encryption = readEncryption(algorithm!, limits, KEY);
+  return { type: 'shroudedKey', encryption, encryptedPkcs8: toDer(value), ciphertext: octets(data!, 'encrypted private key'), localKeyId };
 }
 
 /** CertBag ::= SEQUENCE { certId OID, certValue [0] EXPLICIT ANY }; only x509Certificate (an OCTET STRING of DER) is kept. */
