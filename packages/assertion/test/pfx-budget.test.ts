@@ -85,6 +85,13 @@ describe('one derivation budget per PFX load', () => {
       expect(spent).toBe(5);
     });
 
+    it('BouncyCastle\'s v2 Ed25519 key bag: OpenSSL\'s worker cannot read it, so it is decrypted here too, counted again', async () => {
+      const bc = readFileSync(join(import.meta.dirname, 'fixtures', 'producers', 'bc-ed25519.p12'));
+      const { outcome, spent } = await load(bc, 'bc-secret');
+      expect(code(outcome)).toBeUndefined();
+      expect(spent).toBe(7); // MAC 1, content 2, key bag 2 in the worker + 2 here
+    });
+
     it('no passphrase: one MAC per candidate, nothing decrypted', async () => {
       const { outcome, spent } = await load(legacy, undefined);
       expect(code(outcome)).toBe('ERR_PASSPHRASE_REQUIRED');

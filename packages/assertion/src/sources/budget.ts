@@ -11,7 +11,8 @@ export const MAX_DERIVATIONS = 16;
 /**
  * The derivations of one PFX load, owned by that load's call and passed down
  * to every derivation (no process-wide state). They run one after another,
- * so a load that fails has nothing left running.
+ * except key bags OpenSSL decrypts in the load's own workers meanwhile, which
+ * are terminated when the load ends: a load that fails has nothing left running.
  */
 export class DerivationBudget {
   /** Derivations started so far. */
@@ -26,9 +27,9 @@ export class DerivationBudget {
     throw new CredentialError('ERR_ITERATION_LIMIT', message);
   }
 
-  /** Count one derivation, before it runs. @throws {@link CredentialError} `ERR_ITERATION_LIMIT` */
-  spend(): void {
-    this.require(1);
-    this.spent++;
+  /** Count derivations, before they run. @throws {@link CredentialError} `ERR_ITERATION_LIMIT` */
+  spend(count = 1): void {
+    this.require(count);
+    this.spent += count;
   }
 }

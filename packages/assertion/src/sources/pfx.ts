@@ -3,6 +3,7 @@ import { CredentialError } from '../errors.js';
 import { algorithmIdentifier, checkLength, contentInfo, explicit, integer, octets, oid, parseDer, required, sequence, set, toDer, type Asn1 } from './asn1.js';
 import { DerivationBudget, type MAX_DERIVATIONS } from './budget.js';
 import { computeMac, decrypt, DecryptionFailed, derivations, toPassword, type EncryptionParams, type MacParams, type Password } from './pbe.js';
+import { decryptInWorker, type KeyWorker } from './key-worker.js';
 import { readPrivateKey } from './private-key-info.js';
 import { checkIterations, describe, readEncryption, readPbmac1, unsupportedAlgorithm, type OpenSslDecryption } from './pbe-params.js';
 import { digestSize, type DigestName } from './pkcs12-kdf.js';
@@ -17,7 +18,9 @@ import { checkCounts, MAX_KEYS, type SourceCertificate, type SourceContents, typ
  * iteration count is checked (`pbe-params.ts`), before anything is derived.
  * Then, for each candidate password in turn, the MAC is verified and then the
  * bags are decrypted, one derivation after another (`pbe.ts`, `node:crypto`),
- * every derivation counted in the load's one {@link DerivationBudget}. Bags
+ * every derivation counted in the load's one {@link DerivationBudget}; with a
+ * verified MAC, triple-DES key bags meanwhile by OpenSSL in the load's own
+ * workers (`key-worker.ts`), stopped when the load ends. Bags
  * found inside encrypted content are checked the same way before their own
  * derivation.
  *
@@ -126,13 +129,23 @@ export async function parsePfx(der: Uint8Array, passphrase: string | undefined, 
 async function open(pfx: Pfx, password: Password, limits: SourceLimits, budget: DerivationBudget): Promise<SourceContents | undefined> {
   const mac = pfx.mac && { expected: pfx.mac.digest, computed: await computeMac(pfx.mac.params, password, pfx.authSafe, budget) }; // RFC 7292 §4, RFC 9579 §3
   if (mac && !(mac.computed.length === mac.expected.length && timingSafeEqual(mac.computed, mac.expected))) return undefined;
+  // Once the MAC vouches for the password, OpenSSL decrypts the triple-DES key bags in workers while the contents are decrypted here.
+  const native = mac && password.utf8.length > 0 ? pfx.contents.flatMap((c) => (c.type === 'plain' ? c.bags.filter(isNativeKeyBag) : [])) : [];
+  budget.spend(native.reduce((sum, bag) => sum + derivations(bag.encryption), 0));
+  const workers = new Map(native.map((bag) => [bag as Bag, decryptInWorker(bag.encryptedPkcs8, password.utf8)]));
   try {
-    const contents = await readContents(pfx.contents, password, limits, budget);
+    const contents = await readContents(pfx.contents, password, limits, budget, workers);
     return { ...contents, integrity: pfx.mac === undefined ? 'none' : 'mac' };
   } catch (error) {
     if (error instanceof DecryptionFailed) return undefined;
     throw error;
+  } finally {
+    for (const worker of workers.values()) worker.stop();
   }
+}
+
+function isNativeKeyBag(bag: Bag): bag is Extract<Bag, { type: 'shroudedKey' }> {
+  return bag.type === 'shroudedKey' && bag.encryption.scheme === 'pkcs12-pbe' && (bag.encryption.cipher === '3des' || bag.encryption.cipher === '2des');
 }
 
 /**
@@ -140,12 +153,18 @@ async function open(pfx: Pfx, password: Password, limits: SourceLimits, budget: 
  * every bag. One at a time: the first failure leaves nothing running. Results
  * in file order.
  */
-async function readContents(contents: readonly Content[], password: Password, limits: SourceLimits, budget: DerivationBudget): Promise<SourceContents> {
+async function readContents(
+  contents: readonly Content[],
+  password: Password,
+  limits: SourceLimits,
+  budget: DerivationBudget,
+  workers: ReadonlyMap<Bag, KeyWorker>,
+): Promise<SourceContents> {
   const bags: Bag[] = [];
   for (const content of contents) bags.push(...(content.type === 'plain' ? content.bags : await decryptSafeContents(content, password, limits, budget)));
-  checkBagCounts(bags, 0, budget);
+  checkBagCounts(bags.filter((bag) => !workers.has(bag)), 0, budget);
   const items: (SourceKey | SourceCertificate)[] = [];
-  for (const bag of bags) items.push(await openBag(bag, password, budget));
+  for (const bag of bags) items.push(await openBag(bag, password, budget, workers.get(bag)));
   return { keys: items.filter((item): item is SourceKey => 'key' in item), certificates: items.filter((item): item is SourceCertificate => 'der' in item) };
 }
 
@@ -164,7 +183,7 @@ function parsePlaintext(plaintext: Buffer, what: string): Asn1 {
   }
 }
 
-async function openBag(bag: Bag, password: Password, budget: DerivationBudget): Promise<SourceKey | SourceCertificate> {
+async function openBag(bag: Bag, password: Password, budget: DerivationBudget, worker: KeyWorker | undefined): Promise<SourceKey | SourceCertificate> {
   const localKeyId = bag.localKeyId && { localKeyId: bag.localKeyId };
   switch (bag.type) {
     case 'cert':
@@ -172,11 +191,14 @@ async function openBag(bag: Bag, password: Password, budget: DerivationBudget): 
     case 'key':
       return { key: readPrivateKey(bag.info, KEY_BAG), ...localKeyId };
     case 'shroudedKey':
-      return { key: await openShroudedKey(bag, password, budget), ...localKeyId };
+      return { key: await openShroudedKey(bag, password, budget, worker), ...localKeyId };
   }
 }
 
-async function openShroudedKey(bag: Extract<Bag, { type: 'shroudedKey' }>, password: Password, budget: DerivationBudget): Promise<KeyObject> {
+/** By OpenSSL in `worker` if it could; else here (for instance a OneAsymmetricKey v2, which OpenSSL 3.0 cannot read). */
+async function openShroudedKey(bag: Extract<Bag, { type: 'shroudedKey' }>, password: Password, budget: DerivationBudget, worker: KeyWorker | undefined): Promise<KeyObject> {
+  const decrypted = await worker?.result;
+  if (decrypted) return readPrivateKey(parsePlaintext(decrypted, 'PrivateKeyInfo'), KEY_BAG);
   if (bag.encryption.scheme === 'openssl') {
     budget.spend();
     return decryptWithOpenSsl(bag.encryptedPkcs8, bag.encryption.algorithm, password);
