@@ -22,9 +22,7 @@ export class DerivationBudget {
 
   /** Refuse, before deriving anything, `count` more derivations than are left. @throws {@link CredentialError} `ERR_ITERATION_LIMIT` */
   require(count: number): void {
-    if (this.spent + count <= this.limit) return;
-    const message = `The PKCS#12 file needs ${this.spent + count} password-based key derivations (keys, IVs and MACs, for every passphrase tried); the limit is ${this.limit}.`;
-    throw new CredentialError('ERR_ITERATION_LIMIT', message);
+    if (this.spent + count > this.limit) throw new CredentialError('ERR_ITERATION_LIMIT', `The PKCS#12 file needs ${this.spent + count} password-based key derivations (keys, IVs and MACs, for every passphrase tried); the limit is ${this.limit}.`);
   }
 
   /** Count derivations, before they run. @throws {@link CredentialError} `ERR_ITERATION_LIMIT` */

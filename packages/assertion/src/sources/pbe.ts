@@ -86,12 +86,7 @@ export function derivations(params: { readonly scheme: string }): number {
  * Thrown when a ciphertext does not decrypt under a password (bad padding):
  * a wrong password, told apart from malformed input by the caller.
  */
-export class DecryptionFailed extends Error {
-  constructor() {
-    super('decryption failed');
-    this.name = 'DecryptionFailed';
-  }
-}
+export class DecryptionFailed extends Error {}
 
 /**
  * Decrypt `ciphertext` with a password-based scheme: PBES2 (RFC 8018 §6.2.2,
@@ -116,9 +111,8 @@ export async function decrypt(params: EncryptionParams, ciphertext: Buffer, pass
   }
   const { cipher, salt, iterations } = params;
   const { keyLength, decrypt: cbc } = PKCS12_PBE_CIPHERS[cipher];
-  budget.spend();
+  budget.spend(2);
   const key = await pkcs12Kdf('sha1', password.bmp, salt, KdfPurpose.key, iterations, keyLength);
-  budget.spend();
   const iv = await pkcs12Kdf('sha1', password.bmp, salt, KdfPurpose.iv, iterations, 8);
   return runWithKey(key, () => cbc(key, iv, ciphertext));
 }
@@ -164,9 +158,7 @@ function rc2Cbc(effectiveBits: number): CbcDecrypt {
 function removePadding(plaintext: Buffer, blockSize: number): Buffer {
   const n = plaintext.at(-1) ?? 0;
   if (n < 1 || n > blockSize || n > plaintext.length) throw new DecryptionFailed();
-  for (let i = plaintext.length - n; i < plaintext.length; i++) {
-    if (plaintext[i] !== n) throw new DecryptionFailed();
-  }
+  if (plaintext.subarray(plaintext.length - n).some((byte) => byte !== n)) throw new DecryptionFailed();
   return plaintext.subarray(0, plaintext.length - n);
 }
 
@@ -198,10 +190,7 @@ export type MacParams = Pkcs12MacParams | Pbmac1Params;
  */
 export async function computeMac(params: MacParams, password: Password, data: Buffer, budget: DerivationBudget): Promise<Buffer> {
   budget.spend();
-  const key =
-    params.scheme === 'pbmac1'
-      ? await pbkdf2(password.utf8, params.kdf.salt, params.kdf.iterations, params.keyLength, params.kdf.prf)
-      : await pkcs12Kdf(params.digest, password.bmp, params.salt, KdfPurpose.mac, params.iterations, digestSize(params.digest));
+  const key = params.scheme === 'pbmac1' ? await pbkdf2(password.utf8, params.kdf.salt, params.kdf.iterations, params.keyLength, params.kdf.prf) : await pkcs12Kdf(params.digest, password.bmp, params.salt, KdfPurpose.mac, params.iterations, digestSize(params.digest));
   const digest = params.scheme === 'pbmac1' ? params.hmac : params.digest;
   return runWithKey(key, () => createHmac(digest, key).update(data).digest());
 }

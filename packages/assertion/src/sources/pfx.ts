@@ -144,22 +144,15 @@ async function open(pfx: Pfx, password: Password, limits: SourceLimits, budget: 
   }
 }
 
-function isNativeKeyBag(bag: Bag): bag is Extract<Bag, { type: 'shroudedKey' }> {
-  return bag.type === 'shroudedKey' && bag.encryption.scheme === 'pkcs12-pbe' && (bag.encryption.cipher === '3des' || bag.encryption.cipher === '2des');
-}
+const isNativeKeyBag = (bag: Bag): bag is Extract<Bag, { type: 'shroudedKey' }> =>
+  bag.type === 'shroudedKey' && bag.encryption.scheme === 'pkcs12-pbe' && (bag.encryption.cipher === '3des' || bag.encryption.cipher === '2des');
 
 /**
  * Decrypt every content; check what they hold against the caps; then open
  * every bag. One at a time: the first failure leaves nothing running. Results
  * in file order.
  */
-async function readContents(
-  contents: readonly Content[],
-  password: Password,
-  limits: SourceLimits,
-  budget: DerivationBudget,
-  workers: ReadonlyMap<Bag, KeyWorker>,
-): Promise<SourceContents> {
+async function readContents(contents: readonly Content[], password: Password, limits: SourceLimits, budget: DerivationBudget, workers: ReadonlyMap<Bag, KeyWorker>): Promise<SourceContents> {
   const bags: Bag[] = [];
   for (const content of contents) bags.push(...(content.type === 'plain' ? content.bags : await decryptSafeContents(content, password, limits, budget)));
   checkBagCounts(bags.filter((bag) => !workers.has(bag)), 0, budget);
@@ -262,9 +255,7 @@ function checkIsBinary(bytes: Uint8Array): void {
   if (bytes.length === 0) throw invalidPfx('the file is empty');
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
   if (/^\s*-----BEGIN /.test(text)) throw new CredentialError('ERR_MALFORMED', 'The PKCS#12 file is PEM text, not DER: load it as PEM.');
-  if (/^[A-Za-z0-9+/=\s]+$/.test(text)) {
-    throw new CredentialError('ERR_MALFORMED', 'The PKCS#12 file is not DER: this looks like base64 text; decode it to DER first (e.g. `base64 -d`).');
-  }
+  if (/^[A-Za-z0-9+/=\s]+$/.test(text)) throw new CredentialError('ERR_MALFORMED', 'The PKCS#12 file is not DER: this looks like base64 text; decode it to DER first (e.g. `base64 -d`).');
 }
 
 /** MacData ::= SEQUENCE { mac DigestInfo, macSalt OCTET STRING, iterations INTEGER DEFAULT 1 } */

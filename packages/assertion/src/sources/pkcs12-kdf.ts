@@ -14,21 +14,15 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
  * @module
  */
 
-/** Digests the KDF runs with: output size `u` and block size `v`, in bytes. */
-const DIGESTS = {
-  sha1: { u: 20, v: 64, H: sha1 },
-  sha224: { u: 28, v: 64, H: sha224 },
-  sha256: { u: 32, v: 64, H: sha256 },
-  sha384: { u: 48, v: 128, H: sha384 },
-  sha512: { u: 64, v: 128, H: sha512 },
-} as const;
+/** Digests the KDF runs with; their `outputLen` is the KDF's `u`, their `blockLen` its `v`, in bytes. */
+const DIGESTS = { sha1, sha224, sha256, sha384, sha512 } as const;
 
 /** A digest name as `node:crypto` spells it. */
 export type DigestName = keyof typeof DIGESTS;
 
 /** Output size of a digest in bytes. */
 export function digestSize(digest: DigestName): number {
-  return DIGESTS[digest].u;
+  return DIGESTS[digest].outputLen;
 }
 
 /** The diversifier `ID` of RFC 7292 Appendix B.3: what the derived bytes are for. */
@@ -70,7 +64,7 @@ export async function pkcs12Kdf(
 ): Promise<Buffer> {
   // No process-wide queue: each load's derivations belong to that load, and
   // each one yields every SLICE_MS, so concurrent loads interleave fairly.
-  const { u, v } = DIGESTS[digest];
+  const { outputLen: u, blockLen: v } = DIGESTS[digest];
   const D = Buffer.alloc(v, purpose); // step 1
   const I = Buffer.concat([fill(salt, v), fill(password, v)]); // steps 2-4
   const blocks: Buffer[] = [];
@@ -87,9 +81,8 @@ export async function pkcs12Kdf(
 
 /** H applied `iterations` times, yielding to the event loop every {@link SLICE_MS}. */
 async function iterateHash(digest: DigestName, input: Buffer, iterations: number): Promise<Buffer> {
-  const { H } = DIGESTS[digest];
-  const initial = H.create();
-  const state = H.create();
+  const H = DIGESTS[digest];
+  const [initial, state] = [H.create(), H.create()];
   const a = Buffer.from(H(input));
   let sliceStart = performance.now();
   for (let i = 1; i < iterations; i++) {

@@ -20,8 +20,7 @@ export function readPrivateKey(info: Asn1, what: string): KeyObject {
   const v2 = integer(version!, 'PrivateKeyInfo version') === 1;
   const publicKey = v2 ? fields.find((f) => f.tagClass === Class.CONTEXT_SPECIFIC && f.type === 1) : undefined;
   const v1 = [v2 ? create(Class.UNIVERSAL, Type.INTEGER, false, '\x00') : version!, ...fields.filter((f) => f !== publicKey)];
-  const der = toDer(create(Class.UNIVERSAL, Type.SEQUENCE, true, v1));
-  const key = privateKey(der, what);
+  const key = privateKey(toDer(create(Class.UNIVERSAL, Type.SEQUENCE, true, v1)), what);
   const spki = publicKey && toDer(create(Class.UNIVERSAL, Type.SEQUENCE, true, [fields[0]!, create(Class.UNIVERSAL, Type.BITSTRING, false, octets(publicKey, 'publicKey', 1).toString('latin1'))]));
   if (spki && !spki.equals(createPublicKey(key).export({ type: 'spki', format: 'der' }))) {
     throw new CredentialError('ERR_KEY_MISMATCH', `${what} holds a public key that is not its private key's.`);
