@@ -51,7 +51,7 @@ const q = flags.quick;
 const CONFIG = {
   signing: { rounds: q ? 2 : 9, sliceMs: q ? 60 : 150, inFlight: 16 },
   pfx: { rounds: q ? 2 : 7, oursPerRound: q ? 3 : 10, forgePerRound: q ? 1 : 4 },
-  slowPfx: { oursRuns: q ? 1 : 3, forgeRuns: 1 },
+  slowPfx: { rounds: q ? 1 : 3 },
   cache: { rounds: q ? 2 : 7, oursCalls: q ? 2_000 : 20_000, msalCalls: q ? 200 : 2_000 },
   firstToken: { rounds: q ? 1 : 5 },
   concurrent: { rounds: q ? 1 : 2, callers: 200 },
@@ -71,7 +71,7 @@ const dir = mkdtempSync(join(tmpdir(), 'x-bench-'));
 try {
   log(`bench: node ${results.machine.node}, ${results.machine.cpu}, ${results.machine.cores} cores, load average ${results.machine.loadAverageAtStart.join(' ')}`);
   const fx = makeFixtures(dir);
-  results.fixtures = { pfxDefault: fx.pfxDefaultInfo, pfxSlow: fx.pfxSlowInfo };
+  results.fixtures = { pfxDefault: fx.pfxDefaultInfo, pfxSlow: fx.pfxSlowInfo, pfxSlowLegacy: fx.pfxSlowLegacyInfo };
 
   // The local Entra ID v2 endpoint, on HTTPS (MSAL Node refuses http: authorities); both clients call it.
   const devserver = await startEntraServer({
@@ -113,18 +113,20 @@ try {
   await figure('pfx', () => runChild('pfx-default.mjs', { pfxPath: fx.pfxDefault, passphrase: fx.passphrase, ...CONFIG.pfx }));
 
   await figure('slow-pfx', async () => {
-    // Ours first and last, node-forge once in between (it takes 7–10 s).
-    const { oursRuns, forgeRuns } = CONFIG.slowPfx;
-    const order = ['ours', ...Array(forgeRuns).fill('forge'), ...Array(oursRuns - 1).fill('ours')];
-    const runs = [];
-    for (const side of order) runs.push(await runChild('pfx-slow.mjs', { side, pfxPath: fx.pfxSlow, passphrase: fx.passphrase }));
-    const of = (side, key) => median(runs.filter((r) => r.side === side).map((r) => r[key]));
-    const summary = (side) => Object.fromEntries(['ms', 'maxBlockMs', 'monitorEventLoopDelayMaxMs', 'idleMaxGapMs'].map((k) => [k, of(side, k)]));
-    return {
-      ours: summary('ours'),
-      forge: summary('forge'),
-      runs,
-    };
+    // Each file: ours and `openssl pkcs12`, alternating, one fresh process per run.
+    const files = { legacy: { pfxPath: fx.pfxSlowLegacy, legacy: true }, aes: { pfxPath: fx.pfxSlow, legacy: false } };
+    const out = {};
+    for (const [name, file] of Object.entries(files)) {
+      const runs = [];
+      for (let round = 0; round < CONFIG.slowPfx.rounds; round++) {
+        for (const side of round % 2 ? ['openssl', 'ours'] : ['ours', 'openssl']) runs.push(await runChild('pfx-slow.mjs', { side, ...file, passphrase: fx.passphrase }));
+      }
+      const of = (side, key) => median(runs.filter((r) => r.side === side && r[key] !== undefined).map((r) => r[key]));
+      const ours = Object.fromEntries(['ms', 'maxBlockMs', 'monitorEventLoopDelayMaxMs', 'idleMaxGapMs'].map((k) => [k, of('ours', k)]));
+      const openssl = Object.fromEntries(['ms', 'processMs', 'startupMs'].map((k) => [k, of('openssl', k)]));
+      out[name] = { ours, openssl, ratio: ours.ms / openssl.ms, runs };
+    }
+    return out;
   });
 
   await figure('cache', () => counted('cache-hit.mjs', { endpoint, pemPath: fx.clientPem, scope: SCOPE, ...CONFIG.cache }, { env: tlsEnv }));

@@ -1,26 +1,35 @@
 // One load of a 600,000-iteration PFX (key bag, certificate bag and MAC all at
-// 600,000, as `openssl pkcs12 -export -iter 600000` writes it), ours or
-// node-forge's, in a fresh process, with the event loop watched meanwhile:
-// a 1 ms setInterval probe (longest gap between ticks, minus the 1 ms period)
-// and perf_hooks.monitorEventLoopDelay (its max).
+// 600,000), ours or `openssl pkcs12`'s, in a fresh process.
+//   ours: loadCredential in this process (modules already imported), with the
+//     event loop watched meanwhile: a 1 ms setInterval probe (longest gap
+//     between ticks, minus the 1 ms period) and perf_hooks.monitorEventLoopDelay
+//     (its max).
+//   openssl: `openssl pkcs12 -in … -nodes` (MAC checked, every bag decrypted),
+//     a whole process, minus the median of three `openssl version` processes
+//     (its start-up), so both sides count the derivations and decryption only.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import forge from 'node-forge';
 import { loadCredential } from '@x/assertion';
 import { report } from '../lib/child.mjs';
 
-report(async ({ side, pfxPath, passphrase }) => {
-  const bytes = readFileSync(pfxPath);
-  const load =
-    side === 'ours'
-      ? () => loadCredential({ pfx: bytes, passphrase })
-      : async () => {
-          const p12 = forge.pkcs12.pkcs12FromAsn1(forge.asn1.fromDer(bytes.toString('binary')), passphrase);
-          const key = p12.getBags({ bagType: forge.pki.oids.pkcs8ShroudedKeyBag })[forge.pki.oids.pkcs8ShroudedKeyBag]?.[0]?.key;
-          if (!key) throw new Error('forge found no key');
-        };
+function timedProcess(args, env) {
+  const start = performance.now();
+  const { status, stderr } = spawnSync('openssl', args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  if (status !== 0) throw new Error(`openssl ${args[0]} failed: ${stderr}`);
+  return performance.now() - start;
+}
 
+function opensslLoad({ pfxPath, passphrase, legacy }) {
+  const startupMs = [0, 1, 2].map(() => timedProcess(['version'])).sort((a, b) => a - b)[1];
+  const args = ['pkcs12', '-in', pfxPath, '-passin', 'env:PW', '-nodes', '-out', '/dev/null', ...(legacy ? ['-legacy'] : [])];
+  const processMs = timedProcess(args, { PW: passphrase });
+  return { side: 'openssl', ms: processMs - startupMs, processMs, startupMs };
+}
+
+async function oursLoad({ pfxPath, passphrase }) {
+  const bytes = readFileSync(pfxPath);
   const histogram = monitorEventLoopDelay({ resolution: 1 });
   let last = performance.now();
   let maxGap = 0;
@@ -42,10 +51,12 @@ report(async ({ side, pfxPath, passphrase }) => {
   last = performance.now();
 
   const start = performance.now();
-  await load();
+  await loadCredential({ pfx: bytes, passphrase });
   const ms = performance.now() - start;
   await sleep(5); // the probe's tick right after a blocking load records the gap
   clearInterval(probe);
   histogram.disable();
-  return { side, ms, maxBlockMs: Math.max(0, maxGap - 1), monitorEventLoopDelayMaxMs: histogram.max / 1e6, idleMaxGapMs };
-});
+  return { side: 'ours', ms, maxBlockMs: Math.max(0, maxGap - 1), monitorEventLoopDelayMaxMs: histogram.max / 1e6, idleMaxGapMs };
+}
+
+report((params) => (params.side === 'ours' ? oursLoad(params) : opensslLoad(params)));

@@ -39,6 +39,8 @@ export function makeFixtures(dir) {
   const pfxArgs = ['pkcs12', '-export', '-inkey', p('client.key'), '-in', p('client.crt'), '-passout', 'env:PW'];
   openssl([...pfxArgs, '-out', p('client.pfx')], { PW: passphrase });
   openssl([...pfxArgs, '-iter', '600000', '-out', p('client-600k.pfx')], { PW: passphrase });
+  // What GnuTLS and NSS write by default: 3DES key bag, RC2-40 certificates, SHA-1 MAC, all at 600,000.
+  openssl([...pfxArgs, '-legacy', '-iter', '600000', '-out', p('client-600k-legacy.pfx')], { PW: passphrase });
 
   // EC P-256 key for ES256 (Entra refuses EC keys; generic RFC 7523 servers take them).
   openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', p('ec.key'), '-out', p('ec.crt'), ...days, '-subj', '/CN=bench-ec']);
@@ -59,6 +61,7 @@ export function makeFixtures(dir) {
     clientKey: p('client.key'),
     pfxDefault: p('client.pfx'),
     pfxSlow: p('client-600k.pfx'),
+    pfxSlowLegacy: p('client-600k-legacy.pfx'),
     ecCert: p('ec.crt'),
     ecKey: p('ec.key'),
     caCert: p('ca.crt'),
@@ -66,5 +69,6 @@ export function makeFixtures(dir) {
     tlsKey: p('tls.key'),
     pfxDefaultInfo: describePfx(p('client.pfx'), passphrase),
     pfxSlowInfo: describePfx(p('client-600k.pfx'), passphrase),
+    pfxSlowLegacyInfo: describePfx(p('client-600k-legacy.pfx'), passphrase),
   };
 }

@@ -2,6 +2,7 @@ import { createDecipheriv, createHmac, pbkdf2 as pbkdf2Callback } from 'node:cry
 import { promisify } from 'node:util';
 import { CredentialError } from '../errors.js';
 import { forge } from './asn1.js';
+import type { DerivationBudget } from './budget.js';
 import { bmpPassword, digestSize, KdfPurpose, pkcs12Kdf, type DigestName } from './pkcs12-kdf.js';
 
 /**
@@ -76,42 +77,43 @@ export interface Pkcs12PbeParams {
 
 export type EncryptionParams = Pbes2Params | Pkcs12PbeParams;
 
+/** Derivations a decryption runs: PKCS#12 PBE derives its key and its IV apart (RFC 7292 Appendix B.3). */
+export function derivations(params: { readonly scheme: string }): number {
+  return params.scheme === 'pkcs12-pbe' ? 2 : 1;
+}
+
 /**
  * Thrown when a ciphertext does not decrypt under a password (bad padding):
  * a wrong password, told apart from malformed input by the caller.
  */
-export class DecryptionFailed extends Error {
-  constructor() {
-    super('decryption failed');
-    this.name = 'DecryptionFailed';
-  }
-}
+export class DecryptionFailed extends Error {}
 
 /**
  * Decrypt `ciphertext` with a password-based scheme: PBES2 (RFC 8018 §6.2.2,
  * key from PBKDF2 over the UTF-8 password) or PKCS#12 PBE (RFC 7292
  * Appendix C, key and IV from the SHA-1 PKCS#12 KDF over the BMPString
- * password, Appendix B.3). The caller has checked the iteration count.
+ * password, Appendix B.3). The caller has checked the iteration count; each
+ * derivation is counted in `budget` before it runs, key then IV.
  *
  * @throws {@link DecryptionFailed} when the padding is wrong (almost always a wrong password);
- *   {@link CredentialError} `ERR_MALFORMED` when the ciphertext is not whole blocks
+ *   {@link CredentialError} `ERR_MALFORMED` when the ciphertext is not whole blocks, `ERR_ITERATION_LIMIT` when `budget` is spent
  */
-export async function decrypt(params: EncryptionParams, ciphertext: Buffer, password: Password): Promise<Buffer> {
+export async function decrypt(params: EncryptionParams, ciphertext: Buffer, password: Password, budget: DerivationBudget): Promise<Buffer> {
   const blockSize = params.scheme === 'pbes2' ? CBC_CIPHERS[params.cipher].ivLength : 8; // in CBC the IV is one block
   if (ciphertext.length === 0 || ciphertext.length % blockSize !== 0) {
     throw new CredentialError('ERR_MALFORMED', `The PKCS#12 file is malformed: a ciphertext of ${ciphertext.length} bytes is not whole ${blockSize}-byte blocks.`);
   }
   if (params.scheme === 'pbes2') {
     const { kdf, cipher, iv } = params;
+    budget.spend();
     const key = await pbkdf2(password.utf8, kdf.salt, kdf.iterations, CBC_CIPHERS[cipher].keyLength, kdf.prf);
     return runWithKey(key, () => nodeCbc(cipher)(key, iv, ciphertext));
   }
   const { cipher, salt, iterations } = params;
   const { keyLength, decrypt: cbc } = PKCS12_PBE_CIPHERS[cipher];
-  const [key, iv] = await Promise.all([
-    pkcs12Kdf('sha1', password.bmp, salt, KdfPurpose.key, iterations, keyLength),
-    pkcs12Kdf('sha1', password.bmp, salt, KdfPurpose.iv, iterations, 8),
-  ]);
+  budget.spend(2);
+  const key = await pkcs12Kdf('sha1', password.bmp, salt, KdfPurpose.key, iterations, keyLength);
+  const iv = await pkcs12Kdf('sha1', password.bmp, salt, KdfPurpose.iv, iterations, 8);
   return runWithKey(key, () => cbc(key, iv, ciphertext));
 }
 
@@ -156,9 +158,7 @@ function rc2Cbc(effectiveBits: number): CbcDecrypt {
 function removePadding(plaintext: Buffer, blockSize: number): Buffer {
   const n = plaintext.at(-1) ?? 0;
   if (n < 1 || n > blockSize || n > plaintext.length) throw new DecryptionFailed();
-  for (let i = plaintext.length - n; i < plaintext.length; i++) {
-    if (plaintext[i] !== n) throw new DecryptionFailed();
-  }
+  if (plaintext.subarray(plaintext.length - n).some((byte) => byte !== n)) throw new DecryptionFailed();
   return plaintext.subarray(0, plaintext.length - n);
 }
 
@@ -184,13 +184,13 @@ export type MacParams = Pkcs12MacParams | Pbmac1Params;
 /**
  * Compute the MAC over a PKCS#12 file's AuthenticatedSafe: HMAC keyed by the
  * PKCS#12 KDF (ID 3, BMPString password; RFC 7292 §4, Appendix B.4), or by
- * PBKDF2 (UTF-8 password) for PBMAC1 (RFC 9579 §3, RFC 8018 §7.1).
+ * PBKDF2 (UTF-8 password) for PBMAC1 (RFC 9579 §3, RFC 8018 §7.1), counted in `budget`.
+ *
+ * @throws {@link CredentialError} `ERR_ITERATION_LIMIT` when `budget` is spent
  */
-export async function computeMac(params: MacParams, password: Password, data: Buffer): Promise<Buffer> {
-  const key =
-    params.scheme === 'pbmac1'
-      ? await pbkdf2(password.utf8, params.kdf.salt, params.kdf.iterations, params.keyLength, params.kdf.prf)
-      : await pkcs12Kdf(params.digest, password.bmp, params.salt, KdfPurpose.mac, params.iterations, digestSize(params.digest));
+export async function computeMac(params: MacParams, password: Password, data: Buffer, budget: DerivationBudget): Promise<Buffer> {
+  budget.spend();
+  const key = params.scheme === 'pbmac1' ? await pbkdf2(password.utf8, params.kdf.salt, params.kdf.iterations, params.keyLength, params.kdf.prf) : await pkcs12Kdf(params.digest, password.bmp, params.salt, KdfPurpose.mac, params.iterations, digestSize(params.digest));
   const digest = params.scheme === 'pbmac1' ? params.hmac : params.digest;
   return runWithKey(key, () => createHmac(digest, key).update(data).digest());
 }

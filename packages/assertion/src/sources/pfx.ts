@@ -1,7 +1,10 @@
 import { createPrivateKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { CredentialError } from '../errors.js';
 import { algorithmIdentifier, checkLength, contentInfo, explicit, integer, octets, oid, parseDer, required, sequence, set, toDer, type Asn1 } from './asn1.js';
-import { computeMac, decrypt, DecryptionFailed, toPassword, type EncryptionParams, type MacParams, type Password } from './pbe.js';
+import { DerivationBudget, type MAX_DERIVATIONS } from './budget.js';
+import { computeMac, decrypt, DecryptionFailed, derivations, toPassword, type EncryptionParams, type MacParams, type Password } from './pbe.js';
+import { decryptInWorker, type KeyWorker } from './key-worker.js';
+import { readPrivateKey } from './private-key-info.js';
 import { checkIterations, describe, readEncryption, readPbmac1, unsupportedAlgorithm, type OpenSslDecryption } from './pbe-params.js';
 import { digestSize, type DigestName } from './pkcs12-kdf.js';
 import { checkCounts, MAX_KEYS, type SourceCertificate, type SourceContents, type SourceKey, type SourceLimits } from './types.js';
@@ -13,9 +16,13 @@ import { checkCounts, MAX_KEYS, type SourceCertificate, type SourceContents, typ
  * Untrusted bytes are handled in two phases. First the whole visible
  * structure is parsed (`asn1.ts`, which accepts BER) and every algorithm and
  * iteration count is checked (`pbe-params.ts`), before anything is derived.
- * Then, for each candidate password, the MAC is verified while the bags are
- * decrypted, concurrently (`pbe.ts`, `node:crypto`). Bags found inside
- * encrypted content are checked the same way before their own derivation.
+ * Then, for each candidate password in turn, the MAC is verified and then the
+ * bags are decrypted, one derivation after another (`pbe.ts`, `node:crypto`),
+ * every derivation counted in the load's one {@link DerivationBudget}; with a
+ * verified MAC, triple-DES key bags meanwhile by OpenSSL in the load's own
+ * workers (`key-worker.ts`), stopped when the load ends. Bags
+ * found inside encrypted content are checked the same way before their own
+ * derivation.
  *
  * @module
  */
@@ -47,18 +54,13 @@ const DIGESTS: Readonly<Record<string, DigestName>> = {
 const KEY = 'A private key of the PKCS#12 file';
 const CONTENT = 'The encrypted content of the PKCS#12 file';
 const MAC = 'The MAC of the PKCS#12 file';
+const KEY_BAG = 'A key bag of the PKCS#12 file';
 
 /** A SafeBag we use (RFC 7292 §4.2). */
 type Bag =
-  | { readonly type: 'key'; readonly pkcs8: Buffer; readonly localKeyId: Buffer | undefined }
-  | {
-      readonly type: 'shroudedKey';
-      readonly encryption: EncryptionParams | OpenSslDecryption;
-      /** The EncryptedPrivateKeyInfo, for OpenSSL. */
-      readonly encryptedPkcs8: Buffer;
-      readonly ciphertext: Buffer;
-      readonly localKeyId: Buffer | undefined;
-    }
+  | { readonly type: 'key'; readonly info: Asn1; readonly localKeyId: Buffer | undefined }
+  /** `encryptedPkcs8`: the EncryptedPrivateKeyInfo, for OpenSSL. */
+  | { readonly type: 'shroudedKey'; readonly encryption: EncryptionParams | OpenSslDecryption; readonly encryptedPkcs8: Buffer; readonly ciphertext: Buffer; readonly localKeyId: Buffer | undefined }
   | { readonly type: 'cert'; readonly der: Buffer; readonly localKeyId: Buffer | undefined };
 
 /** One ContentInfo of the AuthenticatedSafe (RFC 7292 §4.1). */
@@ -96,17 +98,19 @@ interface Pfx {
  * @param der - the container, DER or BER
  * @param passphrase - the password; `undefined` when none was given
  * @param limits - `maxIterations` caps every iteration count, checked before deriving anything;
- *   at most {@link MAX_KEYS} password-based derivations besides the MAC, {@link MAX_KEYS} keys and
- *   {@link MAX_CERTIFICATES} certificates, checked before decrypting or parsing them
+ *   at most {@link MAX_KEYS} keys and {@link MAX_CERTIFICATES} certificates, checked before decrypting or parsing them
+ * @param budget - the load's derivations: at most {@link MAX_DERIVATIONS} (key, IV and MAC, every candidate
+ *   password together), checked on the visible structure before deriving anything and counted as they run;
+ *   given by tests to count them
  * @throws {@link CredentialError} `ERR_PASSPHRASE_REQUIRED`, `ERR_BAD_PASSPHRASE`,
  *   `ERR_MALFORMED`, `ERR_UNSUPPORTED_FORMAT`, `ERR_ITERATION_LIMIT`, `ERR_UNSUPPORTED_KEY`
  */
-export async function parsePfx(der: Uint8Array, passphrase: string | undefined, limits: SourceLimits): Promise<SourceContents> {
-  const pfx = readPfx(der, limits);
+export async function parsePfx(der: Uint8Array, passphrase: string | undefined, limits: SourceLimits, budget = new DerivationBudget()): Promise<SourceContents> {
+  const pfx = readPfx(der, limits, budget);
   // No password and the empty one differ for the PKCS#12 KDF (RFC 7292 B.1), and writers differ
   // (GnuTLS --null-password): as OpenSSL's PKCS12_parse, '' and none are tried alike.
   for (const candidate of passphrase === undefined || passphrase === '' ? [undefined, ''] : [passphrase]) {
-    const contents = await open(pfx, toPassword(candidate), limits);
+    const contents = await open(pfx, toPassword(candidate), limits, budget);
     if (contents) return contents;
   }
   throw passphrase === undefined
@@ -122,85 +126,77 @@ export async function parsePfx(der: Uint8Array, passphrase: string | undefined, 
  * rejects it. The MAC is verified first: a wrong password costs one
  * derivation, and nothing is decrypted under a password the MAC refuses.
  */
-async function open(pfx: Pfx, password: Password, limits: SourceLimits): Promise<SourceContents | undefined> {
-  if (!(await verifyMac(pfx, password))) return undefined;
+async function open(pfx: Pfx, password: Password, limits: SourceLimits, budget: DerivationBudget): Promise<SourceContents | undefined> {
+  const mac = pfx.mac && { expected: pfx.mac.digest, computed: await computeMac(pfx.mac.params, password, pfx.authSafe, budget) }; // RFC 7292 §4, RFC 9579 §3
+  if (mac && !(mac.computed.length === mac.expected.length && timingSafeEqual(mac.computed, mac.expected))) return undefined;
+  // Once the MAC vouches for the password, OpenSSL decrypts the triple-DES key bags in workers while the contents are decrypted here.
+  const native = mac && password.utf8.length > 0 ? pfx.contents.flatMap((c) => (c.type === 'plain' ? c.bags.filter(isNativeKeyBag) : [])) : [];
+  budget.spend(native.reduce((sum, bag) => sum + derivations(bag.encryption), 0));
+  const workers = new Map(native.map((bag) => [bag as Bag, decryptInWorker(bag.encryptedPkcs8, password.utf8)]));
   try {
-    const contents = await readContents(pfx.contents, password, limits);
+    const contents = await readContents(pfx.contents, password, limits, budget, workers);
     return { ...contents, integrity: pfx.mac === undefined ? 'none' : 'mac' };
   } catch (error) {
     if (error instanceof DecryptionFailed) return undefined;
     throw error;
+  } finally {
+    for (const worker of workers.values()) worker.stop();
   }
 }
 
-/** RFC 7292 §4 / RFC 9579 §3; `true` when there is no MAC. */
-async function verifyMac(pfx: Pfx, password: Password): Promise<boolean> {
-  if (pfx.mac === undefined) return true;
-  const computed = await computeMac(pfx.mac.params, password, pfx.authSafe);
-  return computed.length === pfx.mac.digest.length && timingSafeEqual(computed, pfx.mac.digest);
-}
+const isNativeKeyBag = (bag: Bag): bag is Extract<Bag, { type: 'shroudedKey' }> =>
+  bag.type === 'shroudedKey' && bag.encryption.scheme === 'pkcs12-pbe' && (bag.encryption.cipher === '3des' || bag.encryption.cipher === '2des');
 
 /**
- * Decrypt every content, concurrently; check what they hold against the caps;
- * then open every bag, concurrently. Results in file order.
+ * Decrypt every content; check what they hold against the caps; then open
+ * every bag. One at a time: the first failure leaves nothing running. Results
+ * in file order.
  */
-async function readContents(contents: readonly Content[], password: Password, limits: SourceLimits): Promise<SourceContents> {
-  const bags = (
-    await Promise.all(contents.map((content) => (content.type === 'plain' ? content.bags : decryptSafeContents(content, password, limits))))
-  ).flat();
-  checkBagCounts(contents, bags);
-  const items = await Promise.all(bags.map((bag) => openBag(bag, password)));
-  return {
-    keys: items.filter((item): item is SourceKey => 'key' in item),
-    certificates: items.filter((item): item is SourceCertificate => 'der' in item),
-  };
+async function readContents(contents: readonly Content[], password: Password, limits: SourceLimits, budget: DerivationBudget, workers: ReadonlyMap<Bag, KeyWorker>): Promise<SourceContents> {
+  const bags: Bag[] = [];
+  for (const content of contents) bags.push(...(content.type === 'plain' ? content.bags : await decryptSafeContents(content, password, limits, budget)));
+  checkBagCounts(bags.filter((bag) => !workers.has(bag)), 0, budget);
+  const items: (SourceKey | SourceCertificate)[] = [];
+  for (const bag of bags) items.push(await openBag(bag, password, budget, workers.get(bag)));
+  return { keys: items.filter((item): item is SourceKey => 'key' in item), certificates: items.filter((item): item is SourceCertificate => 'der' in item) };
 }
 
-async function decryptSafeContents(
-  content: Extract<Content, { type: 'encrypted' }>,
-  password: Password,
-  limits: SourceLimits,
-): Promise<readonly Bag[]> {
-  const plaintext = await decrypt(content.encryption, content.ciphertext, password);
-  let safeContents: Asn1;
+async function decryptSafeContents(content: Extract<Content, { type: 'encrypted' }>, password: Password, limits: SourceLimits, budget: DerivationBudget): Promise<readonly Bag[]> {
+  return readSafeContents(parsePlaintext(await decrypt(content.encryption, content.ciphertext, password, budget), 'SafeContents'), limits);
+}
+
+/** The decrypted bytes parsed, then zeroed; `DecryptionFailed` when they do not parse: the padding checked by chance under a wrong password. */
+function parsePlaintext(plaintext: Buffer, what: string): Asn1 {
   try {
-    safeContents = parseDer(plaintext, 'SafeContents');
+    return parseDer(plaintext, what);
   } catch {
-    throw new DecryptionFailed(); // the padding checked by chance under a wrong password
+    throw new DecryptionFailed();
+  } finally {
+    plaintext.fill(0);
   }
-  return readSafeContents(safeContents, limits);
 }
 
-async function openBag(bag: Bag, password: Password): Promise<SourceKey | SourceCertificate> {
+async function openBag(bag: Bag, password: Password, budget: DerivationBudget, worker: KeyWorker | undefined): Promise<SourceKey | SourceCertificate> {
   const localKeyId = bag.localKeyId && { localKeyId: bag.localKeyId };
   switch (bag.type) {
     case 'cert':
       return { der: bag.der, ...localKeyId };
     case 'key':
-      return { key: privateKey(bag.pkcs8), ...localKeyId };
+      return { key: readPrivateKey(bag.info, KEY_BAG), ...localKeyId };
     case 'shroudedKey':
-      return { key: await openShroudedKey(bag, password), ...localKeyId };
+      return { key: await openShroudedKey(bag, password, budget, worker), ...localKeyId };
   }
 }
 
-async function openShroudedKey(bag: Extract<Bag, { type: 'shroudedKey' }>, password: Password): Promise<KeyObject> {
-  if (bag.encryption.scheme === 'openssl') return decryptWithOpenSsl(bag.encryptedPkcs8, bag.encryption.algorithm, password);
-  const pkcs8 = await decrypt(bag.encryption, bag.ciphertext, password);
-  try {
-    if (!isDerSequence(pkcs8)) throw new DecryptionFailed(); // the padding checked by chance under a wrong password
-    return privateKey(pkcs8);
-  } finally {
-    pkcs8.fill(0);
+/** By OpenSSL in `worker` if it could; else here (for instance a OneAsymmetricKey v2, which OpenSSL 3.0 cannot read). */
+async function openShroudedKey(bag: Extract<Bag, { type: 'shroudedKey' }>, password: Password, budget: DerivationBudget, worker: KeyWorker | undefined): Promise<KeyObject> {
+  const decrypted = await worker?.result;
+  if (decrypted) return readPrivateKey(parsePlaintext(decrypted, 'PrivateKeyInfo'), KEY_BAG);
+  if (bag.encryption.scheme === 'openssl') {
+    budget.spend();
+    return decryptWithOpenSsl(bag.encryptedPkcs8, bag.encryption.algorithm, password);
   }
-}
-
-/** A PrivateKeyInfo (RFC 5208 §5) as a Node key. */
-function privateKey(pkcs8: Buffer): KeyObject {
-  try {
-    return createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
-  } catch (cause) {
-    throw new CredentialError('ERR_UNSUPPORTED_KEY', 'A key bag of the PKCS#12 file holds a private key OpenSSL cannot read.', { cause });
-  }
+  return readPrivateKey(parsePlaintext(await decrypt(bag.encryption, bag.ciphertext, password, budget), 'PrivateKeyInfo'), KEY_BAG);
 }
 
 /** Key bags under a scheme OpenSSL knows and we do not run (PBES1, PBES2 with scrypt or another cipher). */
@@ -213,56 +209,38 @@ function decryptWithOpenSsl(encryptedPkcs8: Buffer, algorithm: string, password:
   }
 }
 
-/** A whole DER/BER SEQUENCE: what a correct decryption of a PrivateKeyInfo starts with. */
-function isDerSequence(bytes: Buffer): boolean {
-  if (bytes.length < 2 || bytes[0] !== 0x30) return false;
-  const first = bytes[1]!;
-  if (first < 0x80) return bytes.length === 2 + first; // short form
-  if (first === 0x80) return true; // BER indefinite length
-  const count = first & 0x7f; // long form: `count` length bytes follow
-  if (count > 4 || bytes.length < 2 + count) return false;
-  return bytes.length === 2 + count + bytes.readUIntBE(2, count);
-}
-
 // ---------------------------------------------------------------------------
 // Phase 1: parse and check the structure (RFC 7292 §4)
 
 /** PFX ::= SEQUENCE { version INTEGER {v3(3)}, authSafe ContentInfo, macData MacData OPTIONAL } */
-function readPfx(der: Uint8Array, limits: SourceLimits): Pfx {
+function readPfx(der: Uint8Array, limits: SourceLimits, budget: DerivationBudget): Pfx {
   checkIsBinary(der);
   const [version, authSafeInfo, macData] = sequence(parseDer(der, 'the PKCS#12 file'), 'PFX', 2, 3);
   const v = integer(version!, 'PFX version');
   if (v !== 3) throw new CredentialError('ERR_UNSUPPORTED_FORMAT', `PKCS#12 version ${v} is not supported: only version 3 exists (RFC 7292).`);
   const { type, content } = contentInfo(authSafeInfo!, 'authSafe');
-  if (type === OID.signedData) {
-    throw new CredentialError('ERR_UNSUPPORTED_FORMAT', 'The PKCS#12 file uses public-key integrity mode (signedData), which is not supported.');
-  }
+  if (type === OID.signedData) throw new CredentialError('ERR_UNSUPPORTED_FORMAT', 'The PKCS#12 file uses public-key integrity mode (signedData), which is not supported.');
   if (type !== OID.data) throw invalidPfx(`the authSafe has content type ${type}, not data`);
   const authSafe = octets(content, 'authSafe content');
   const mac = macData && readMacData(macData, limits);
   const contents = sequence(parseDer(authSafe, 'the AuthenticatedSafe'), 'AuthenticatedSafe').map((info) => readContent(info, limits));
-  checkBagCounts(contents, contents.flatMap((c) => (c.type === 'plain' ? c.bags : [])));
+  const pending = contents.reduce((sum, c) => sum + (c.type === 'encrypted' ? derivations(c.encryption) : 0), mac ? 1 : 0);
+  checkBagCounts(contents.flatMap((c) => (c.type === 'plain' ? c.bags : [])), pending, budget);
   return { authSafe, mac, contents };
 }
 
 /**
  * Bound the work a file can demand beyond one derivation's `maxIterations`:
- * at most {@link MAX_KEYS} password-based derivations (encrypted contents and
- * encrypted keys) besides the MAC, {@link MAX_KEYS} keys and
- * {@link MAX_CERTIFICATES} certificates ({@link checkCounts}). Run on the visible structure before
- * anything is derived, and again on the bags of decrypted contents before
- * their keys are derived.
+ * the `pending` derivations plus those of the encrypted keys must fit in what
+ * is left of `budget`, and there are at most {@link MAX_KEYS} keys and
+ * {@link MAX_CERTIFICATES} certificates ({@link checkCounts}). Run on the
+ * visible structure before anything is derived, and again on the bags of
+ * decrypted contents before their keys are derived.
  *
  * @throws {@link CredentialError} `ERR_ITERATION_LIMIT`, `ERR_MALFORMED`
  */
-function checkBagCounts(contents: readonly Content[], bags: readonly Bag[]): void {
-  const derivations = contents.filter((c) => c.type === 'encrypted').length + bags.filter((b) => b.type === 'shroudedKey').length;
-  if (derivations > MAX_KEYS) {
-    throw new CredentialError(
-      'ERR_ITERATION_LIMIT',
-      `The PKCS#12 file asks for ${derivations} password-based key derivations (encrypted contents and keys); the limit is ${MAX_KEYS}.`,
-    );
-  }
+function checkBagCounts(bags: readonly Bag[], pending: number, budget: DerivationBudget): void {
+  budget.require(bags.reduce((sum, b) => sum + (b.type === 'shroudedKey' ? derivations(b.encryption) : 0), pending));
   const keys = bags.filter((b) => b.type !== 'cert').length;
   checkCounts(bags.length - keys, keys);
 }
@@ -276,12 +254,8 @@ function invalidPfx(detail: string): CredentialError {
 function checkIsBinary(bytes: Uint8Array): void {
   if (bytes.length === 0) throw invalidPfx('the file is empty');
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-  if (/^\s*-----BEGIN /.test(text)) {
-    throw new CredentialError('ERR_MALFORMED', 'The PKCS#12 file is PEM text, not DER: load it as PEM.');
-  }
-  if (/^[A-Za-z0-9+/=\s]+$/.test(text)) {
-    throw new CredentialError('ERR_MALFORMED', 'The PKCS#12 file is not DER: this looks like base64 text; decode it to DER first (e.g. `base64 -d`).');
-  }
+  if (/^\s*-----BEGIN /.test(text)) throw new CredentialError('ERR_MALFORMED', 'The PKCS#12 file is PEM text, not DER: load it as PEM.');
+  if (/^[A-Za-z0-9+/=\s]+$/.test(text)) throw new CredentialError('ERR_MALFORMED', 'The PKCS#12 file is not DER: this looks like base64 text; decode it to DER first (e.g. `base64 -d`).');
 }
 
 /** MacData ::= SEQUENCE { mac DigestInfo, macSalt OCTET STRING, iterations INTEGER DEFAULT 1 } */
@@ -297,15 +271,8 @@ function readMacData(node: Asn1, limits: SourceLimits): Pfx['mac'] {
   }
   const hash = DIGESTS[algorithm];
   if (!hash) throw unsupportedAlgorithm(describe(algorithm), MAC);
-  return {
-    params: {
-      scheme: 'pkcs12-kdf',
-      digest: hash,
-      salt: octets(salt!, 'MAC salt'),
-      iterations: checkIterations(iterations ? integer(iterations, 'MAC iterations') : 1, limits, MAC),
-    },
-    digest: checkLength(digest, digestSize(hash), 'MAC value'),
-  };
+  const macIterations = checkIterations(iterations ? integer(iterations, 'MAC iterations') : 1, limits, MAC);
+  return { params: { scheme: 'pkcs12-kdf', digest: hash, salt: octets(salt!, 'MAC salt'), iterations: macIterations }, digest: checkLength(digest, digestSize(hash), 'MAC value') };
 }
 
 /** ContentInfo of the AuthenticatedSafe: data (plain SafeContents) or encryptedData (RFC 7292 §4.1). */
@@ -348,7 +315,7 @@ function readSafeBag(node: Asn1, limits: SourceLimits): Bag[] {
   const localKeyId = attributes && readLocalKeyId(attributes);
   switch (oid(id!, 'SafeBag type')) {
     case OID.keyBag:
-      return [{ type: 'key', pkcs8: toDer(value), localKeyId }];
+      return [{ type: 'key', info: value, localKeyId }];
     case OID.pkcs8ShroudedKeyBag:
       return [readShroudedKeyBag(value, localKeyId, limits)];
     case OID.certBag:
@@ -363,13 +330,8 @@ function readSafeBag(node: Asn1, limits: SourceLimits): Bag[] {
 /** EncryptedPrivateKeyInfo ::= SEQUENCE { encryptionAlgorithm AlgorithmIdentifier, encryptedData OCTET STRING } (RFC 5208 §6) */
 function readShroudedKeyBag(value: Asn1, localKeyId: Buffer | undefined, limits: SourceLimits): Bag {
   const [algorithm, data] = sequence(value, 'EncryptedPrivateKeyInfo', 2, 2);
-  return {
-    type: 'shroudedKey',
-    encryption: readEncryption(algorithm!, limits, KEY),
-    encryptedPkcs8: toDer(value),
-    ciphertext: octets(data!, 'encrypted private key'),
-    localKeyId,
-  };
+  const encryption = readEncryption(algorithm!, limits, KEY);
+  return { type: 'shroudedKey', encryption, encryptedPkcs8: toDer(value), ciphertext: octets(data!, 'encrypted private key'), localKeyId };
 }
 
 /** CertBag ::= SEQUENCE { certId OID, certValue [0] EXPLICIT ANY }; only x509Certificate (an OCTET STRING of DER) is kept. */
