@@ -1,6 +1,7 @@
 /**
  * Supply chain of @x/assertion (hardening issue, part 5):
- * - its production dependency tree is exactly `jose`, `node-forge` (≥ 1.4.3:
+ * - its production dependency tree is exactly `@noble/hashes` (the PKCS#12
+ *   KDF's SHA loop, audited, no dependencies), `jose`, `node-forge` (≥ 1.4.3:
  *   the ASN.1 depth limit and the signature-forgery fixes) and `zod` — as
  *   declared in packages/assertion/package.json and as installed under
  *   packages/assertion/node_modules, transitive dependencies included;
@@ -16,7 +17,7 @@ import { repoRoot } from './support.js';
 
 const pkgDir = path.join(repoRoot, 'packages/assertion');
 const manifest = JSON.parse(readFileSync(path.join(pkgDir, 'package.json'), 'utf8')) as PackageJson;
-const EXPECTED = ['jose', 'node-forge', 'zod'];
+const EXPECTED = ['@noble/hashes', 'jose', 'node-forge', 'zod'];
 
 interface PackageJson {
   name: string;
@@ -69,15 +70,15 @@ function productionTree(dir: string, pkg: PackageJson, seen = new Map<string, st
 }
 
 describe('@x/assertion production dependencies', () => {
-  it('declares exactly jose, node-forge and zod (no optional, peer or bundled dependencies)', () => {
+  it('declares exactly @noble/hashes, jose, node-forge and zod (no optional or bundled dependencies; @types/node the only, optional, peer)', () => {
     expect(Object.keys(manifest.dependencies ?? {}).sort()).toEqual(EXPECTED);
     expect(manifest.optionalDependencies ?? {}).toEqual({});
-    expect(manifest.peerDependencies ?? {}).toEqual({});
+    expect(Object.keys(manifest.peerDependencies ?? {})).toEqual(['@types/node']);
     expect(manifest.bundleDependencies ?? manifest.bundledDependencies ?? []).toEqual([]);
     expect(atLeast(manifest.dependencies!['node-forge']!, '1.4.3'), `node-forge range ${manifest.dependencies!['node-forge']}`).toBe(true);
   });
 
-  it('installs exactly those three, in versions that satisfy the ranges, node-forge ≥ 1.4.3, with no dependencies of their own', () => {
+  it('installs exactly those four, in versions that satisfy the ranges, node-forge ≥ 1.4.3, with no dependencies of their own', () => {
     const tree = productionTree(pkgDir, manifest);
     const names = [...tree.keys()].map((k) => k.slice(0, k.lastIndexOf('@')));
     expect(names.sort()).toEqual(EXPECTED);
