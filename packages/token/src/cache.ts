@@ -159,20 +159,22 @@ export class TokenCache {
    * else of a new request made with `source`.
    *
    * @param forceRefresh - skip the cached token (e.g. the server refused it with 401); joins a request already in flight
+   * @param flightKey - the single-flight key: `key` unless the request differs from a plain one for `key` (a claims
+   *   challenge: only callers with the same claims join it); its result is stored under `key` all the same
    */
-  lookup(key: string, source: TokenSource, forceRefresh: boolean): Promise<CacheEntry> {
+  lookup(key: string, source: TokenSource, forceRefresh: boolean, flightKey = key): Promise<CacheEntry> {
     const now = this.#options.now();
     const entry = this.#entries.get(key);
     if (!forceRefresh && entry !== undefined && now < entry.usableUntil) {
       if (now >= entry.checkAt && !this.#inflight.has(key)) this.#refreshInBackground(key, entry, now, source);
       return Promise.resolve(entry);
     }
-    const inflight = this.#inflight.get(key);
+    const inflight = this.#inflight.get(flightKey);
     if (inflight !== undefined) return inflight;
     const throttled = this.#throttled.get(key);
     if (throttled !== undefined && now < throttled.until) return Promise.reject(throttled.error);
     if (entry !== undefined) this.#options.events.emit({ type: 'refresh', scope: key, reason: forceRefresh ? 'forced' : 'expired' });
-    return this.#start(key, source, forceRefresh);
+    return this.#start(key, source, forceRefresh, flightKey);
   }
 
   #refreshInBackground(key: string, entry: CacheEntry, now: number, source: TokenSource): void {
@@ -187,7 +189,7 @@ export class TokenCache {
     });
   }
 
-  #start(key: string, source: TokenSource, forceRefresh: boolean): Promise<CacheEntry> {
+  #start(key: string, source: TokenSource, forceRefresh: boolean, flightKey = key): Promise<CacheEntry> {
     const flight = source(forceRefresh)
       .then(
         (response) => this.#store(key, response),
@@ -199,8 +201,8 @@ export class TokenCache {
           throw error;
         },
       )
-      .finally(() => this.#inflight.delete(key));
-    this.#inflight.set(key, flight);
+      .finally(() => this.#inflight.delete(flightKey));
+    this.#inflight.set(flightKey, flight);
     return flight;
   }
 
