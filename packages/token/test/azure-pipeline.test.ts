@@ -20,7 +20,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import { decodeJwt } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { startCaeResource, startEntraServer, type CaeResource, type EntraServer } from '@x/devserver';
-import { ClientCertificateCredential, TokenRequestError, type TokenEvent } from '@x/token';
+import { ClientCertificateCredential, TokenRequestError, type TokenEvent, type TokenResponse, type TokenStore, type TokenStoreKey } from '@x/token';
 import { makeCertificate, type TestCertificate as TlsCertificate } from './binding-support.js';
 import { certificateDir, expectNoSecrets, FAST_RETRY, type CertificateDir, type TestCertificate } from './support.js';
 
@@ -187,6 +187,39 @@ describe('GetTokenOptions', () => {
     expect(tokenRequests(server).at(-1)!.form['claims']).toBe(claims);
     expect(await c.getToken(SCOPE)).toBe(challenged);
     expect(tokenRequests(server)).toHaveLength(3);
+  });
+
+  test('a token store sees the partition: "cae" for CAE tokens, another tenant by its own token endpoint; claims bypass it', async () => {
+    const server = await entra();
+    const stored = new Map<string, TokenResponse>();
+    const asked: Array<{ key: TokenStoreKey; forceRefresh: boolean }> = [];
+    const tokenStore: TokenStore = {
+      async lookup(request) {
+        asked.push({ key: request.key, forceRefresh: request.forceRefresh });
+        const id = JSON.stringify([request.key.tokenEndpoint, request.key.scopes, request.key.partition ?? null]);
+        const hit = stored.get(id);
+        if (hit !== undefined && !request.forceRefresh && request.isFresh(hit)) return hit;
+        const response = await request.fetch();
+        stored.set(id, response);
+        return response;
+      },
+    };
+    const c = new ClientCertificateCredential(TENANT, CLIENT, { certificate: cert.bundlePem }, {
+      authorityHost: server.url,
+      additionallyAllowedTenants: [OTHER_TENANT],
+      tokenStore,
+    });
+    await c.getToken(SCOPE);
+    await c.getToken(SCOPE, { enableCae: true });
+    await c.getToken(SCOPE, { enableCae: true, tenantId: OTHER_TENANT });
+    await c.getToken(SCOPE, { enableCae: true, claims: '{"access_token":{"nbf":{"essential":true,"value":"1"}}}' });
+    expect(asked.map(({ key, forceRefresh }) => [key.tokenEndpoint, key.partition, forceRefresh])).toEqual([
+      [server.tokenEndpoint('v2'), undefined, false],
+      [server.tokenEndpoint('v2'), 'cae', false],
+      [server.tokenEndpoint('v2', OTHER_TENANT), 'cae', false],
+      [server.tokenEndpoint('v2'), 'cae', true],
+    ]);
+    expect(tokenRequests(server)).toHaveLength(4);
   });
 
   test('claims that are not a JSON object: ERR_INVALID_OPTIONS, no request, the value not shown', async () => {
