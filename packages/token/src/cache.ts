@@ -117,6 +117,8 @@ export interface CacheEntry {
   readonly usableUntil: number;
   /** Hits are served with no further check before this time: the refresh time, or the next background try. */
   checkAt: number;
+  /** The order in which the request behind it started (per cache): an older request's answer never replaces it. */
+  readonly started: number;
 }
 
 /** Options of a {@link TokenCache}. */
@@ -138,6 +140,8 @@ export class TokenCache {
   /** Keys the server asked us to leave alone (`Retry-After`), until when, and its error. */
   readonly #throttled = new Map<string, { readonly until: number; readonly error: TokenRequestError }>();
   readonly #options: TokenCacheOptions;
+  /** Requests started so far: orders answers, so a claims challenge's token is not replaced by an older request's. */
+  #started = 0;
 
   constructor(options: TokenCacheOptions) {
     this.#options = options;
@@ -190,9 +194,10 @@ export class TokenCache {
   }
 
   #start(key: string, source: TokenSource, forceRefresh: boolean, flightKey = key): Promise<CacheEntry> {
+    const started = ++this.#started;
     const flight = source(forceRefresh)
       .then(
-        (response) => this.#store(key, response),
+        (response) => this.#store(key, response, started),
         (error: unknown) => {
           if (error instanceof TokenRequestError && error.retryAfterMs !== undefined) {
             if (this.#throttled.size >= SWEEP_THRESHOLD) this.#sweepThrottled();
@@ -206,7 +211,10 @@ export class TokenCache {
     return flight;
   }
 
-  #store(key: string, answer: TokenResponse): CacheEntry {
+  #store(key: string, answer: TokenResponse, started: number): CacheEntry {
+    const newer = this.#entries.get(key);
+    // A request that started before the cached token's (a plain refresh overtaken by a claims challenge) is not kept.
+    if (newer !== undefined && newer.started > started && this.#options.now() < newer.usableUntil) return newer;
     const refreshAt = refreshAfterTimestamp(answer);
     const response: CachedTokenResponse = Object.freeze({ ...answer, refreshAfterTimestamp: refreshAt });
     const token: AccessToken = Object.freeze({
@@ -220,7 +228,7 @@ export class TokenCache {
     // A response already due (a store served a stale one while a refresh runs elsewhere) is checked again after
     // refreshRetryMs, not on every call.
     const checkAt = Math.min(refreshAt > now ? refreshAt : now + this.#options.refreshRetryMs, until);
-    const entry: CacheEntry = { response, token, resolved: Promise.resolve(token), usableUntil: until, checkAt };
+    const entry: CacheEntry = { response, token, resolved: Promise.resolve(token), usableUntil: until, checkAt, started };
     if (this.#entries.size >= SWEEP_THRESHOLD) this.#sweep();
     this.#entries.set(key, entry);
     this.#throttled.delete(key);

@@ -222,6 +222,20 @@ describe('GetTokenOptions', () => {
     expect(tokenRequests(server)).toHaveLength(4);
   });
 
+  test('a claims challenge answered while an older plain request is in flight: the older answer does not replace it', async () => {
+    const server = await entra();
+    const c = credential(server);
+    server.fail({ kind: 'slow', delayMs: 2_000 });
+    const plain = c.getToken(SCOPE);
+    const challenged = await c.getToken(SCOPE, { claims: '{"access_token":{"nbf":{"essential":true,"value":"1"}}}' });
+    expect(server.issued).toHaveLength(1);
+    // The slow, older request ends after the challenge's; its callers get the newer token, and so does the cache.
+    expect((await plain).token).toBe(challenged.token);
+    expect(server.issued).toHaveLength(2);
+    expect(await c.getToken(SCOPE)).toBe(challenged);
+    expect(tokenRequests(server)).toHaveLength(2);
+  });
+
   test('claims that are not a JSON object: ERR_INVALID_OPTIONS, no request, the value not shown', async () => {
     const server = await entra();
     const c = credential(server);
