@@ -41,18 +41,6 @@ export function algorithmsForKey(keyType: KeyType, curve?: NamedCurve): readonly
 }
 
 /**
- * The default JWS algorithm of a key: PS256 for RSA, ES256/ES384/ES512 for EC
- * P-256/P-384/P-521, EdDSA for Ed25519.
- *
- * @throws {@link CredentialError} `ERR_UNSUPPORTED_KEY` for an EC key without a supported curve
- */
-export function defaultAlgorithmForKey(keyType: KeyType, curve?: NamedCurve): JwsAlgorithm {
-  const [first] = algorithmsForKey(keyType, curve);
-  if (first === undefined) throw new CredentialError('ERR_UNSUPPORTED_KEY', `No JWS algorithm signs with an ${keyName(keyType, curve)} key.`);
-  return first;
-}
-
-/**
  * Refuse an algorithm the key cannot make.
  *
  * @throws {@link CredentialError} `ERR_INVALID_OPTIONS`

@@ -4,9 +4,8 @@
  * Every failure this package reports is a {@link CredentialError} with a stable
  * {@link CredentialErrorCode}. Messages say what is wrong and what to do; they
  * never contain a passphrase, private key material or a signed assertion.
- * Messages from node-forge or OpenSSL are not copied into `message`; where they
- * help, they are kept as a short `detail` string that has been checked to carry
- * no input bytes.
+ * Messages from node-forge or OpenSSL are not copied into `message`; the
+ * underlying error is kept as `cause`, reduced to its name, `code` and message.
  *
  * @module
  */

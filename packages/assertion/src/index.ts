@@ -7,23 +7,16 @@
  * @packageDocumentation
  */
 export { CredentialError, CredentialErrorCode, isCredentialError } from './errors.js';
-export {
-  algorithmsForKey,
-  defaultAlgorithmForKey,
-  type JwsAlgorithm,
-  type KeyType,
-  type NamedCurve,
-} from './algorithms.js';
+export { algorithmsForKey, type JwsAlgorithm, type KeyType, type NamedCurve } from './algorithms.js';
 export {
   CertificateCredential,
   CertificateInfo,
-  computeThumbprints,
   type CertificateJwk,
   type Integrity,
   type Thumbprints,
 } from './credential/certificate.js';
-export { DEFAULT_MAX_ITERATIONS } from './sources/types.js';
-export { detectContainer, readCredentialFile, MAX_INPUT_BYTES, type CredentialInput } from './credential/input.js';
+export { DEFAULT_MAX_ITERATIONS, MAX_INPUT_BYTES } from './sources/types.js';
+export { detectContainer, readCredentialFile, type CredentialInput } from './credential/input.js';
 export { loadCredential, loadCredentialFile, loadCertificate, type LoadOptions, type LoadFileOptions } from './credential/load.js';
 export { toSigner, type Signer, type ExternalSigner } from './signer.js';
 export {

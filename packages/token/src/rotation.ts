@@ -19,7 +19,7 @@ import { describeError } from './redact.js';
 import type { EventSink } from './events.js';
 
 /** A certificate file and how to open it. */
-export interface CertificateFile {
+interface CertificateFile {
   /** PEM bundle (certificate and key), PEM certificate (with `keyPath`), or PFX/PKCS#12. */
   readonly path: string;
   /** A separate PEM private key file. */
@@ -49,11 +49,6 @@ export class ReloadingCertificate {
     this.#checkIntervalMs = checkIntervalMs;
     this.#now = now;
     this.#events = events;
-  }
-
-  /** The path, for display. */
-  get path(): string {
-    return this.#file.path;
   }
 
   /**

@@ -1,7 +1,7 @@
 import type { JWTPayload, ProtectedHeaderParameters } from 'jose';
 import { keyName, type JwsAlgorithm } from '../algorithms.js';
 import { CertificateInfo } from '../credential/certificate.js';
-import { MAX_INPUT_BYTES } from '../credential/input.js';
+import { MAX_INPUT_BYTES } from '../sources/types.js';
 import { loadCertificate } from '../credential/load.js';
 import { MAX_ASSERTION_LIFETIME_SECONDS } from './sign.js';
 
@@ -19,7 +19,17 @@ export interface VerifyExpectations {
   readonly maxLifetimeSeconds?: number;
 }
 
-/** One failed check. `code` is stable; `message` is for people. */
+/**
+ * One failed check. `code` is stable; `message` is for people.
+ *
+ * The codes deliberately have no `ERR_` prefix: in this project `ERR_*` is
+ * the `code` of something thrown (`CredentialError`, `TokenRequestError`),
+ * which a caller catches; a problem is a finding in a returned report, and
+ * {@link verifyClientAssertion} never throws for it. Keeping the two apart
+ * keeps `MALFORMED` (the assertion does not decode: reported) distinct from
+ * `ERR_MALFORMED` (the certificate given does not parse: thrown), and
+ * `EXPIRED` (the assertion's `exp`) from `ERR_CERT_EXPIRED`.
+ */
 export interface VerificationProblem {
   readonly code:
     | 'MALFORMED'

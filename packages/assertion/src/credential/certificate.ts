@@ -1,9 +1,9 @@
-import { X509Certificate, createHash, sign, type KeyObject } from 'node:crypto';
+import { createHash, sign, type KeyObject, type X509Certificate } from 'node:crypto';
 import { inspect } from 'node:util';
 import type { JWK } from 'jose';
-import { algorithmsForKey, checkAlgorithm, defaultAlgorithmForKey, signingParameters, type JwsAlgorithm, type KeyType, type NamedCurve } from '../algorithms.js';
+import { algorithmsForKey, checkAlgorithm, signingParameters, type JwsAlgorithm, type KeyType, type NamedCurve } from '../algorithms.js';
 import { CredentialError } from '../errors.js';
-import type { Signer } from '../signer.js';
+import { parseCertificate } from '../sources/pem.js';
 
 /**
  * Certificate thumbprints over the leaf certificate's DER encoding.
@@ -29,55 +29,32 @@ export type CertificateJwk = JWK & {
   x5c: string[];
 };
 
-const NAMED_CURVES: Record<string, NamedCurve> = {
-  prime256v1: 'P-256',
-  secp384r1: 'P-384',
-  secp521r1: 'P-521',
-};
+/** The supported EC curves by OpenSSL name, with their size in bits. */
+const NAMED_CURVES: ReadonlyMap<string, readonly [NamedCurve, number]> = new Map([
+  ['prime256v1', ['P-256', 256]],
+  ['secp384r1', ['P-384', 384]],
+  ['secp521r1', ['P-521', 521]],
+]);
 
 /**
- * Describe a public key: family, size in bits, curve. Throws for anything but
- * RSA (any size: strength is checked separately), EC P-256/P-384/P-521 and
- * Ed25519.
+ * A public key's family, size in bits and curve: RSA (any size: strength is
+ * checked by the load policy), EC P-256/P-384/P-521 or Ed25519.
  *
  * @throws {@link CredentialError} `ERR_UNSUPPORTED_KEY`
  */
-export function describeKey(key: KeyObject): { keyType: KeyType; keySize: number; curve?: NamedCurve } {
-  const details = key.asymmetricKeyDetails ?? {};
-  switch (key.asymmetricKeyType) {
-    case 'rsa':
-      return { keyType: 'RSA', keySize: details.modulusLength ?? 0 };
-    case 'ec': {
-      const curve = NAMED_CURVES[details.namedCurve ?? ''];
-      if (!curve) {
-        throw new CredentialError(
-          'ERR_UNSUPPORTED_KEY',
-          `EC curve ${details.namedCurve ?? '(unknown)'} is not supported: use P-256, P-384 or P-521.`,
-        );
-      }
-      return { keyType: 'EC', keySize: curve === 'P-521' ? 521 : Number(curve.slice(2)), curve };
-    }
-    case 'ed25519':
-      return { keyType: 'Ed25519', keySize: 256 };
-    default:
-      throw new CredentialError(
-        'ERR_UNSUPPORTED_KEY',
-        `Key type ${key.asymmetricKeyType ?? '(unknown)'} is not supported: use RSA (2048 bits or more), EC P-256/P-384/P-521 or Ed25519.`,
-      );
+function keyDetails(key: KeyObject): { keyType: KeyType; keySize: number; curve?: NamedCurve } {
+  const { modulusLength = 0, namedCurve = '(unknown)' } = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType === 'rsa') return { keyType: 'RSA', keySize: modulusLength };
+  if (key.asymmetricKeyType === 'ed25519') return { keyType: 'Ed25519', keySize: 256 };
+  if (key.asymmetricKeyType !== 'ec') {
+    throw new CredentialError(
+      'ERR_UNSUPPORTED_KEY',
+      `Key type ${key.asymmetricKeyType ?? '(unknown)'} is not supported: use RSA (2048 bits or more), EC P-256/P-384/P-521 or Ed25519.`,
+    );
   }
-}
-
-/**
- * Parse one certificate (DER, or one PEM block): the one X.509 parser of this package.
- *
- * @throws {@link CredentialError} `ERR_MALFORMED`
- */
-export function parseCertificate(der: Uint8Array | string): X509Certificate {
-  try {
-    return new X509Certificate(der);
-  } catch (cause) {
-    throw new CredentialError('ERR_MALFORMED', 'A certificate could not be parsed: it is truncated or not X.509.', { cause });
-  }
+  const [curve, keySize] = NAMED_CURVES.get(namedCurve) ?? [];
+  if (!curve) throw new CredentialError('ERR_UNSUPPORTED_KEY', `EC curve ${namedCurve} is not supported: use P-256, P-384 or P-521.`);
+  return { keyType: 'EC', keySize: keySize!, curve };
 }
 
 /**
@@ -132,7 +109,7 @@ export class CertificateInfo {
     if (Number.isNaN(this.notBefore.getTime()) || Number.isNaN(this.notAfter.getTime())) {
       throw new CredentialError('ERR_MALFORMED', 'The certificate is damaged: its validity period could not be decoded.');
     }
-    const { keyType, keySize, curve } = describeKey(this.publicKey);
+    const { keyType, keySize, curve } = keyDetails(this.publicKey);
     this.keyType = keyType;
     this.keySize = keySize;
     this.curve = curve;
@@ -158,9 +135,12 @@ export class CertificateInfo {
     return algorithmsForKey(this.keyType, this.curve);
   }
 
-  /** The default JWS algorithm for this key (see {@link defaultAlgorithmForKey}). */
+  /**
+   * The default JWS algorithm for this key: PS256 for RSA (current Entra
+   * documentation), ES256/ES384/ES512 for EC P-256/P-384/P-521, EdDSA for Ed25519.
+   */
   get defaultAlgorithm(): JwsAlgorithm {
-    return defaultAlgorithmForKey(this.keyType, this.curve);
+    return this.algorithms[0]!;
   }
 
   /**
@@ -206,7 +186,7 @@ export class CertificateInfo {
 }
 
 /** Thumbprints of a DER certificate: SHA-1 and SHA-256, base64url and upper-case hex. */
-export function computeThumbprints(der: Uint8Array): Thumbprints {
+function computeThumbprints(der: Uint8Array): Thumbprints {
   const sha1 = createHash('sha1').update(der).digest();
   const sha256 = createHash('sha256').update(der).digest();
   return Object.freeze({
@@ -232,11 +212,11 @@ export type Integrity = 'mac' | 'none' | undefined;
 
 /**
  * A certificate with its private key: what {@link createClientAssertion}
- * signs with, and a {@link Signer}. The private key is reachable only through
+ * signs with, and a `Signer` (`signer.ts`). The private key is reachable only through
  * {@link privateKey}; `util.inspect`, `JSON.stringify` and error messages show
  * the certificate summary and never the key.
  */
-export class CertificateCredential extends CertificateInfo implements Signer {
+export class CertificateCredential extends CertificateInfo {
   readonly #privateKey: KeyObject;
   readonly #prepared = new Map<string, unknown>();
   readonly #parameters = new Map<JwsAlgorithm, ReturnType<typeof signingParameters>>();
@@ -267,13 +247,13 @@ export class CertificateCredential extends CertificateInfo implements Signer {
     return this.#privateKey;
   }
 
-  /** {@link Signer.certificate}: the credential itself. */
+  /** `Signer.certificate`: the credential itself. */
   get certificate(): CertificateInfo {
     return this;
   }
 
   /**
-   * {@link Signer.sign} on libuv's thread pool (`crypto.sign` with a
+   * `Signer.sign` on libuv's thread pool (`crypto.sign` with a
    * callback), so concurrent calls use every core.
    *
    * @param signingInput - the JWS signing input (RFC 7515 §5.1)

@@ -2,8 +2,6 @@ import { open } from 'node:fs/promises';
 import { CredentialError } from '../errors.js';
 import { MAX_INPUT_BYTES } from '../sources/types.js';
 
-export { MAX_INPUT_BYTES };
-
 /**
  * What {@link loadCredential} reads:
  * - `{ pfx, passphrase? }`: a PFX / PKCS#12 container (DER or BER bytes);
@@ -82,10 +80,15 @@ export function checkSize(length: number, what: string): void {
   }
 }
 
-/** PEM text of a string, or of bytes that {@link detectContainer} calls PEM; `undefined` for DER. */
-export function asText(input: string | Uint8Array): string | undefined {
-  if (typeof input === 'string') return input;
-  return detectContainer(input) === 'pem' ? new TextDecoder('utf-8', { fatal: false }).decode(input) : undefined;
+/**
+ * The text of a string, or of bytes that {@link detectContainer} calls PEM,
+ * when it holds a PEM block (`-----BEGIN `); `undefined` for DER or text
+ * without one.
+ */
+export function pemText(input: string | Uint8Array): string | undefined {
+  if (typeof input !== 'string' && detectContainer(input) === 'pfx') return undefined;
+  const text = typeof input === 'string' ? input : new TextDecoder('utf-8', { fatal: false }).decode(input);
+  return text.includes('-----BEGIN ') ? text : undefined;
 }
 
 /**
@@ -119,7 +122,7 @@ function invalidInput(): CredentialError {
 }
 
 /** DER bytes, or the error for text where DER was expected (saying so when it is base64). */
-export function toDer(input: string | Uint8Array): Uint8Array {
+export function derInput(input: string | Uint8Array): Uint8Array {
   if (typeof input !== 'string') return input;
   const hint = /^[A-Za-z0-9+/=\s]+$/.test(input.trim())
     ? 'it looks like base64 text: decode it to binary DER first (e.g. `base64 -d`).'

@@ -1,7 +1,7 @@
 import { sign, verify, type KeyObject, type X509Certificate } from 'node:crypto';
 import { CredentialError } from '../errors.js';
 import type { SourceCertificate, SourceKey } from '../sources/types.js';
-import { parseCertificate } from './certificate.js';
+import { parseCertificate } from '../sources/pem.js';
 
 /**
  * The one leaf rule, for every loader and every CLI command:

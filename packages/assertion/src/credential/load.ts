@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { CredentialError } from '../errors.js';
-import { checkKeyDerivation, decodeCertificate, decodePrivateKey, looksLikePem, parsePem, pemBlocks } from '../sources/pem.js';
+import { checkKeyDerivation, decodePrivateKey, parseCertificate, parsePem, pemBlocks } from '../sources/pem.js';
 import { parsePfx } from '../sources/pfx.js';
 import { checkCounts, DEFAULT_MAX_ITERATIONS, type SourceContents, type SourceLimits } from '../sources/types.js';
-import { CertificateCredential, CertificateInfo, parseCertificate } from './certificate.js';
-import { asText, checkInput, checkSize, detectContainer, notPem, readCredentialFile, shownPath, toDer, type CredentialInput } from './input.js';
+import { CertificateCredential, CertificateInfo } from './certificate.js';
+import { checkInput, checkSize, derInput, detectContainer, notPem, pemText, readCredentialFile, shownPath, type CredentialInput } from './input.js';
 import { candidates, endEntityChain, pairLeaf } from './leaf.js';
 import { parseOptions } from './options.js';
 import { checkPolicy } from './policy.js';
@@ -112,8 +112,8 @@ export async function loadCredentialFile(path: string, options: LoadFileOptions 
     const privateKey = await readCredentialFile(keyPath);
     return loadCredential({ certificate: bytes, privateKey, passphrase }, loadOptions);
   }
-  const text = asText(bytes);
-  if (text !== undefined && looksLikePem(text)) return loadCredential({ pem: text, passphrase }, loadOptions);
+  const text = pemText(bytes);
+  if (text !== undefined) return loadCredential({ pem: text, passphrase }, loadOptions);
   if (isDerCertificate(bytes)) {
     throw new CredentialError('ERR_NO_PRIVATE_KEY', `${shownPath(path)} is a DER certificate without a private key: give keyPath.`);
   }
@@ -137,8 +137,8 @@ export function loadCertificate(input: string | Uint8Array): CertificateInfo {
     throw new CredentialError('ERR_INVALID_OPTIONS', 'loadCertificate takes PEM text or DER bytes.');
   }
   checkSize(input.length, 'The certificate input');
-  const text = asText(input);
-  if (text === undefined || !looksLikePem(text)) return new CertificateInfo([decodeCertificate(toDer(input))]);
+  const text = pemText(input);
+  if (text === undefined) return new CertificateInfo([derInput(input)]);
   const blocks = pemBlocks(text);
   const certificates = blocks.filter((b) => b.label === 'CERTIFICATE');
   const keys = blocks.filter((b) => /^(RSA |EC )?PRIVATE KEY$/.test(b.label) && !b.text.includes('Proc-Type: 4,ENCRYPTED'));
@@ -161,18 +161,18 @@ async function readSource(input: CredentialInput, limits: SourceLimits): Promise
   }
   if ('pem' in input) {
     checkSize(input.pem.length, 'The PEM text');
-    const text = asText(input.pem);
-    if (text === undefined || !looksLikePem(text)) throw notPem(input.pem);
+    const text = pemText(input.pem);
+    if (text === undefined) throw notPem(input.pem);
     return parsePem(text, input.passphrase, limits);
   }
   checkSize(input.certificate.length, 'The certificate input');
   checkSize(input.privateKey.length, 'The private key input');
-  const certText = asText(input.certificate);
+  const certText = pemText(input.certificate);
   const certificates =
-    certText !== undefined && looksLikePem(certText) ? parsePem(certText, undefined, limits).certificates : [{ der: decodeCertificate(toDer(input.certificate)) }];
-  const keyText = asText(input.privateKey);
-  if (keyText !== undefined && looksLikePem(keyText)) return { keys: parsePem(keyText, input.passphrase, limits).keys, certificates };
-  const der = toDer(input.privateKey);
+    certText !== undefined ? parsePem(certText, undefined, limits).certificates : [{ der: parseCertificate(derInput(input.certificate)).raw }];
+  const keyText = pemText(input.privateKey);
+  if (keyText !== undefined) return { keys: parsePem(keyText, input.passphrase, limits).keys, certificates };
+  const der = derInput(input.privateKey);
   checkKeyDerivation(der, limits);
   return { keys: [{ key: decodePrivateKey(der, 'der', input.passphrase, false) }], certificates };
 }
@@ -195,7 +195,7 @@ function checkContents(contents: SourceContents): SourceContents {
 
 function isDerCertificate(bytes: Uint8Array): boolean {
   try {
-    decodeCertificate(bytes);
+    parseCertificate(bytes);
     return true;
   } catch {
     return false;

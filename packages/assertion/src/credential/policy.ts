@@ -3,7 +3,7 @@ import type { CertificateCredential } from './certificate.js';
 
 /**
  * What a loaded credential must satisfy beyond being a matching pair (the key
- * types themselves are checked by `describeKey` when the certificate is read).
+ * types themselves are checked when the certificate is read).
  *
  * @param now - the time the validity period is checked against; `undefined` skips that check
  * @throws {@link CredentialError} `ERR_WEAK_KEY`, `ERR_CERT_EXPIRED`, `ERR_CERT_NOT_YET_VALID`

@@ -45,34 +45,27 @@ const PBES2_CIPHERS: Readonly<Record<string, CbcCipher>> = {
 /**
  * The schemes whose parameters are { salt, iterations } (RFC 7292 Appendix C,
  * RFC 8018 Appendix A.3), by who decrypts them: this package (a PKCS#12 PBE
- * cipher), OpenSSL (PBES1, in keys only) or no one (RC4, which Node's OpenSSL
- * has only in its legacy provider; its count is checked all the same).
+ * cipher), or, named for messages, OpenSSL (PBES1, in keys only) or no one
+ * (RC4, which Node's OpenSSL has only in its legacy provider; its count is
+ * checked all the same).
  */
-const PBE: Readonly<Record<string, Pkcs12PbeCipher | 'openssl' | 'none'>> = {
-  '1.2.840.113549.1.12.1.1': 'none',
-  '1.2.840.113549.1.12.1.2': 'none',
+const PBE: Readonly<Record<string, Pkcs12PbeCipher | { readonly by: 'openssl' | 'none'; readonly name: string }>> = {
+  '1.2.840.113549.1.12.1.1': { by: 'none', name: 'pbeWithSHAAnd128BitRC4' },
+  '1.2.840.113549.1.12.1.2': { by: 'none', name: 'pbeWithSHAAnd40BitRC4' },
   '1.2.840.113549.1.12.1.3': '3des',
   '1.2.840.113549.1.12.1.4': '2des',
   '1.2.840.113549.1.12.1.5': 'rc2-128',
   '1.2.840.113549.1.12.1.6': 'rc2-40',
-  '1.2.840.113549.1.5.1': 'openssl',
-  '1.2.840.113549.1.5.3': 'openssl',
-  '1.2.840.113549.1.5.4': 'openssl',
-  '1.2.840.113549.1.5.6': 'openssl',
-  '1.2.840.113549.1.5.10': 'openssl',
-  '1.2.840.113549.1.5.11': 'openssl',
+  '1.2.840.113549.1.5.1': { by: 'openssl', name: 'pbeWithMD2AndDES-CBC' },
+  '1.2.840.113549.1.5.3': { by: 'openssl', name: 'pbeWithMD5AndDES-CBC' },
+  '1.2.840.113549.1.5.4': { by: 'openssl', name: 'pbeWithMD2AndRC2-CBC' },
+  '1.2.840.113549.1.5.6': { by: 'openssl', name: 'pbeWithMD5AndRC2-CBC' },
+  '1.2.840.113549.1.5.10': { by: 'openssl', name: 'pbeWithSHA1AndDES-CBC' },
+  '1.2.840.113549.1.5.11': { by: 'openssl', name: 'pbeWithSHA1AndRC2-CBC' },
 };
 
-/** Names of algorithms this package does not run itself, for messages. */
+/** Names of other algorithms this package does not run itself, for messages. */
 const NAMES: Readonly<Record<string, string>> = {
-  '1.2.840.113549.1.12.1.1': 'pbeWithSHAAnd128BitRC4',
-  '1.2.840.113549.1.12.1.2': 'pbeWithSHAAnd40BitRC4',
-  '1.2.840.113549.1.5.1': 'pbeWithMD2AndDES-CBC',
-  '1.2.840.113549.1.5.3': 'pbeWithMD5AndDES-CBC',
-  '1.2.840.113549.1.5.4': 'pbeWithMD2AndRC2-CBC',
-  '1.2.840.113549.1.5.6': 'pbeWithMD5AndRC2-CBC',
-  '1.2.840.113549.1.5.10': 'pbeWithSHA1AndDES-CBC',
-  '1.2.840.113549.1.5.11': 'pbeWithSHA1AndRC2-CBC',
   [SCRYPT]: 'scrypt',
   '1.2.840.113549.2.5': 'MD5',
   '1.3.14.3.2.7': 'DES-CBC',
@@ -106,14 +99,9 @@ export function readEncryption(node: Asn1, limits: SourceLimits, what: string): 
   const decrypter = PBE[algorithm];
   if (decrypter === undefined) throw unsupportedAlgorithm(describe(algorithm), what);
   const pbe = readPbeParams(params, limits, what);
-  switch (decrypter) {
-    case 'none':
-      throw unsupportedAlgorithm(describe(algorithm), what);
-    case 'openssl':
-      return { scheme: 'openssl', algorithm: describe(algorithm) };
-    default:
-      return { scheme: 'pkcs12-pbe', cipher: decrypter, ...pbe };
-  }
+  if (typeof decrypter === 'string') return { scheme: 'pkcs12-pbe', cipher: decrypter, ...pbe };
+  if (decrypter.by === 'none') throw unsupportedAlgorithm(describe(algorithm), what);
+  return { scheme: 'openssl', algorithm: describe(algorithm) };
 }
 
 /**
@@ -215,7 +203,8 @@ export function checkIterations(iterations: number, limits: SourceLimits, what: 
 
 /** An algorithm as messages name it: `pbeWithSHAAnd128BitRC4 (1.2.840.113549.1.12.1.1)`, or `the algorithm <OID>`. */
 export function describe(oid: string): string {
-  const name = NAMES[oid];
+  const pbe = PBE[oid];
+  const name = typeof pbe === 'object' ? pbe.name : NAMES[oid];
   return name ? `${name} (${oid})` : `the algorithm ${oid}`;
 }
 

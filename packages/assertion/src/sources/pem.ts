@@ -58,11 +58,6 @@ export function pemBlocks(text: string): PemBlock[] {
   return blocks;
 }
 
-/** `true` when `text` contains at least one PEM block. */
-export function looksLikePem(text: string): boolean {
-  return text.includes('-----BEGIN ');
-}
-
 /**
  * Read every private key and certificate from PEM text: PKCS#8, encrypted
  * PKCS#8 (PBES2, PBES1, scrypt), PKCS#1 `RSA PRIVATE KEY`, SEC1 `EC PRIVATE
@@ -97,7 +92,7 @@ export function parsePem(text: string, passphrase: string | undefined, limits: S
         keys.push({ key: decodePrivateKey(block.text, 'pem', passphrase, block.text.includes('Proc-Type: 4,ENCRYPTED')) });
       }
     }
-    else if (CERTIFICATE_LABELS.has(block.label)) certificates.push({ der: decodeCertificate(block.text) });
+    else if (CERTIFICATE_LABELS.has(block.label)) certificates.push({ der: parseCertificate(block.text).raw });
     else if (!IGNORED_LABELS.has(block.label)) {
       throw new CredentialError('ERR_MALFORMED', `Unexpected PEM block "${block.label}": expected CERTIFICATE and PRIVATE KEY blocks.`);
     }
@@ -145,13 +140,13 @@ export function checkKeyDerivation(der: Uint8Array, limits: SourceLimits): void 
 }
 
 /**
- * Parse one certificate, PEM block text or DER, into its DER encoding.
+ * Parse one certificate (DER, or one PEM block): the one X.509 parser of this package.
  *
  * @throws {@link CredentialError} `ERR_MALFORMED`
  */
-export function decodeCertificate(input: string | Uint8Array): Uint8Array {
+export function parseCertificate(input: string | Uint8Array): X509Certificate {
   try {
-    return new Uint8Array(new X509Certificate(input).raw);
+    return new X509Certificate(input);
   } catch (cause) {
     throw new CredentialError('ERR_MALFORMED', 'A certificate could not be parsed: it is truncated or not X.509.', { cause });
   }
