@@ -22,6 +22,12 @@ export interface CaeResourceOptions {
   audience: string;
   /** The `authorization_uri` of challenges, e.g. the Entra server's URL. */
   authorizationUri: string;
+  /**
+   * The tenant the resource lives in. A valid token of another tenant (`tid`) is then answered with a tenant
+   * challenge, as Azure Storage sends it: `WWW-Authenticate: Bearer
+   * authorization_uri=https://login.microsoftonline.com/{tenantId}/oauth2/authorize resource_id={audience}`.
+   */
+  tenantId?: string;
   /** Serve HTTPS with this certificate and key (see `startResourceServer`). */
   tls?: LoopbackTls;
 }
@@ -34,6 +40,8 @@ export interface CaeResource {
   readonly requests: number;
   /** Claims challenges sent. */
   readonly challenges: number;
+  /** Tenant challenges sent. */
+  readonly tenantChallenges: number;
   /** The decoded `claims` (JSON text) the last challenge carried; `undefined` before the first. */
   readonly lastClaims: string | undefined;
   /**
@@ -52,7 +60,8 @@ export interface CaeResource {
  * against `jwksUri`, `aud`, `exp`, `nbf`) that was not revoked; `401` with a
  * claims challenge (`error="insufficient_claims"`, `claims` = base64 of
  * `{"access_token":{"nbf":{"essential":true,"value":"<revocation time, s>"}}}`)
- * for a revoked one; `401` `error="invalid_token"` for any other.
+ * for a revoked one; with `tenantId`, a tenant challenge for another tenant's token; `401` `error="invalid_token"`
+ * for any other.
  */
 export async function startCaeResource(options: CaeResourceOptions): Promise<CaeResource> {
   const jwks = createRemoteJWKSet(new URL(options.jwksUri));
@@ -61,6 +70,7 @@ export async function startCaeResource(options: CaeResourceOptions): Promise<Cae
   let revokedAt = 0;
   let requests = 0;
   let challenges = 0;
+  let tenantChallenges = 0;
   let lastClaims: string | undefined;
 
   const loopback = await listenOnLoopback(async (req, res) => {
@@ -82,6 +92,11 @@ export async function startCaeResource(options: CaeResourceOptions): Promise<Cae
       lastClaims = JSON.stringify({ access_token: { nbf: { essential: true, value: String(revokedAt) } } });
       return refuse(`error="insufficient_claims", claims="${Buffer.from(lastClaims).toString('base64')}"`);
     }
+    if (options.tenantId !== undefined && payload['tid'] !== options.tenantId) {
+      tenantChallenges += 1;
+      const uri = `https://login.microsoftonline.com/${options.tenantId}/oauth2/authorize`;
+      return sendJson(res, 401, { error: 'unauthorized' }, { 'www-authenticate': `Bearer authorization_uri=${uri} resource_id=${options.audience}` });
+    }
     seen.add(uti);
     sendJson(res, 200, { ok: true, tid: payload['tid'], uti });
   }, options.tls);
@@ -93,6 +108,9 @@ export async function startCaeResource(options: CaeResourceOptions): Promise<Cae
     },
     get challenges() {
       return challenges;
+    },
+    get tenantChallenges() {
+      return tenantChallenges;
     },
     get lastClaims() {
       return lastClaims;

@@ -17,6 +17,7 @@ import {
   type Pipeline,
 } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/core-auth';
+import { authorizeRequestOnTenantChallenge } from '@azure/core-client';
 import { decodeJwt } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { startCaeResource, startEntraServer, type CaeResource, type EntraServer } from '@x/devserver';
@@ -67,8 +68,9 @@ async function entra(): Promise<EntraServer> {
   return server;
 }
 
-async function caeResource(server: EntraServer): Promise<CaeResource> {
+async function caeResource(server: EntraServer, tenantId?: string): Promise<CaeResource> {
   const resource = await startCaeResource({
+    ...(tenantId === undefined ? {} : { tenantId }),
     jwksUri: server.jwksUri,
     audience: AUDIENCE,
     authorizationUri: `${server.url}/${TENANT}`,
@@ -89,9 +91,14 @@ function credential(server: EntraServer, options: { additionallyAllowedTenants?:
 }
 
 /** What an Azure SDK client builds: the bearer token policy over the default HTTP client. */
-function pipeline(tokenCredential: TokenCredential): { pipeline: Pipeline; get(url: string): Promise<{ status: number; body: Record<string, unknown> }> } {
+function pipeline(
+  tokenCredential: TokenCredential,
+  tenantChallenges = false,
+): { pipeline: Pipeline; get(url: string): Promise<{ status: number; body: Record<string, unknown> }> } {
   const p = createEmptyPipeline();
-  p.addPolicy(bearerTokenAuthenticationPolicy({ credential: tokenCredential, scopes: SCOPE }));
+  // With tenantChallenges, the challenge callback @azure/storage-blob (and Key Vault) install.
+  const challengeCallbacks = tenantChallenges ? { authorizeRequestOnChallenge: authorizeRequestOnTenantChallenge } : undefined;
+  p.addPolicy(bearerTokenAuthenticationPolicy({ credential: tokenCredential, scopes: SCOPE, ...(challengeCallbacks && { challengeCallbacks }) }));
   const client = createDefaultHttpClient();
   // The resource's self-signed certificate, trusted for these requests only.
   const agent = new Agent({ ca: tls.certificatePem, keepAlive: true });
@@ -168,6 +175,23 @@ describe('through bearerTokenAuthenticationPolicy', () => {
     expect(fresh[0]!.token).not.toBe(tokens[0]!.token);
     expect(tokenRequests(direct)).toHaveLength(2);
     expect(claimsSent(direct)[1]).toEqual({ access_token: { nbf: { essential: true, value: '1700000000' }, ...CP1 } });
+  });
+});
+
+describe('through bearerTokenAuthenticationPolicy with the tenant challenge callback', () => {
+  test("a tenant challenge (as Azure Storage sends it): the policy retries with the other tenant's token when allowed", async () => {
+    const server = await entra();
+    const resource = await caeResource(server, OTHER_TENANT);
+    const allowed = pipeline(credential(server, { additionallyAllowedTenants: [OTHER_TENANT] }), true);
+    const answer = await allowed.get(`${resource.url}/container`);
+    expect(answer).toMatchObject({ status: 200, body: { ok: true, tid: OTHER_TENANT } });
+    expect(resource.tenantChallenges).toBe(1);
+    expect(tokenRequests(server).map((r) => r.path)).toEqual([`/${TENANT}/oauth2/v2.0/token`, `/${OTHER_TENANT}/oauth2/v2.0/token`]);
+    // Not allowed: the policy's token cycler retries a refused getToken every 3 s until the current token expires
+    // (as with @azure/identity), so the refusal is asserted on the credential, as the callback would call it.
+    const refused = credential(server);
+    const error = await failure(refused.getToken([SCOPE], { tenantId: OTHER_TENANT, enableCae: true }));
+    expect(error.code).toBe('ERR_TENANT_NOT_ALLOWED');
   });
 });
 
