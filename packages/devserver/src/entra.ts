@@ -55,6 +55,12 @@ export interface EntraClient {
 export interface EntraServerOptions {
   /** The tenant id in the paths, e.g. a GUID. Other tenants get `AADSTS90002`. */
   tenantId: string;
+  /**
+   * More tenants this server answers for (a multi-tenant app consented in each), with the same clients. A token
+   * request to `/{other}/oauth2/…` then needs an assertion whose `aud` is that tenant's endpoint, and the token
+   * carries that `tid` and issuer.
+   */
+  additionalTenantIds?: string[];
   /** Registered applications. */
   clients: EntraClient[];
   /**
@@ -101,9 +107,9 @@ export interface EntraServer {
   url: string;
   /**
    * The token endpoint URL, also the exact `aud` the assertion must carry:
-   * `${url}/${tenantId}/oauth2/v2.0/token` (v2) or `${url}/${tenantId}/oauth2/token` (v1).
+   * `${url}/${tenant}/oauth2/v2.0/token` (v2) or `${url}/${tenant}/oauth2/token` (v1); `tenant` defaults to `tenantId`.
    */
-  tokenEndpoint(version: 'v1' | 'v2'): string;
+  tokenEndpoint(version: 'v1' | 'v2', tenant?: string): string;
   /**
    * The `iss` of access tokens issued by that endpoint, Entra's own (public
    * cloud) issuers so that emulators of Azure services accept the tokens:
@@ -111,7 +117,7 @@ export interface EntraServer {
    * `https://sts.windows.net/${tenantId}/` (v1). Also the `issuer` of the
    * discovery documents, as Entra serves them.
    */
-  issuer(version: 'v1' | 'v2'): string;
+  issuer(version: 'v1' | 'v2', tenant?: string): string;
   /** Where the access-token signing key is published: `${url}/${tenantId}/discovery/v2.0/keys`. */
   jwksUri: string;
   /**
@@ -182,9 +188,12 @@ export interface EntraServer {
  */
 export async function startEntraServer(options: EntraServerOptions): Promise<EntraServer> {
   const { tenantId } = options;
-  if (typeof tenantId !== 'string' || !/^[A-Za-z0-9._-]+$/.test(tenantId)) {
-    throw new TypeError('tenantId must be a non-empty path segment');
+  const tenants = [tenantId, ...(options.additionalTenantIds ?? [])];
+  for (const tenant of tenants) {
+    if (typeof tenant !== 'string' || !/^[A-Za-z0-9._-]+$/.test(tenant)) throw new TypeError('tenantId must be a non-empty path segment');
   }
+  /** The configured spelling of a tenant in a path, if served. */
+  const servedTenant = (tenant: string): string | undefined => tenants.find((t) => t.toLowerCase() === tenant.toLowerCase());
   const lifetime = options.tokenLifetimeSeconds ?? 3599;
   if (!Number.isInteger(lifetime) || lifetime <= 0) throw new TypeError('tokenLifetimeSeconds must be a positive integer');
   const refreshIn = options.refreshInSeconds;
@@ -218,11 +227,11 @@ export async function startEntraServer(options: EntraServerOptions): Promise<Ent
 
   const loopback = await listenOnLoopback((req, res) => handle(req, res), options.tls);
   const url = loopback.origin;
-  const tokenEndpoint = (version: 'v1' | 'v2'): string =>
-    version === 'v2' ? `${url}/${tenantId}/oauth2/v2.0/token` : `${url}/${tenantId}/oauth2/token`;
+  const tokenEndpoint = (version: 'v1' | 'v2', tenant = tenantId): string =>
+    version === 'v2' ? `${url}/${tenant}/oauth2/v2.0/token` : `${url}/${tenant}/oauth2/token`;
   // Entra's issuers, not this server's URL: Azurite, for one, accepts only `https://sts.windows.net/…`.
-  const issuer = (version: 'v1' | 'v2'): string =>
-    version === 'v2' ? `https://login.microsoftonline.com/${tenantId}/v2.0` : `https://sts.windows.net/${tenantId}/`;
+  const issuer = (version: 'v1' | 'v2', tenant = tenantId): string =>
+    version === 'v2' ? `https://login.microsoftonline.com/${tenant}/v2.0` : `https://sts.windows.net/${tenant}/`;
   const jwksUri = `${url}/${tenantId}/discovery/v2.0/keys`;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -326,7 +335,8 @@ export async function startEntraServer(options: EntraServerOptions): Promise<Ent
     form: Record<string, string>,
     now: Date,
   ): Promise<Record<string, unknown>> {
-    if (tenant.toLowerCase() !== tenantId.toLowerCase()) {
+    const served = servedTenant(tenant);
+    if (served === undefined) {
       throw new EntraError(
         400,
         'invalid_request',
@@ -403,7 +413,7 @@ export async function startEntraServer(options: EntraServerOptions): Promise<Ent
       if (assertionType !== JWT_BEARER) {
         throw new EntraError(400, 'invalid_request', 50027, `Invalid client_assertion_type '${assertionType}'. Expected '${JWT_BEARER}'.`);
       }
-      await verifyAssertion(client, assertion, tokenEndpoint(version), now, replay);
+      await verifyAssertion(client, assertion, tokenEndpoint(version, served), now, replay);
       acr = '2';
     }
 
@@ -411,7 +421,7 @@ export async function startEntraServer(options: EntraServerOptions): Promise<Ent
     const exp = iat + lifetime;
     const accessToken = await new SignJWT({
       aud: resource,
-      iss: issuer(version),
+      iss: issuer(version, served),
       iat,
       nbf: iat,
       exp,
@@ -420,7 +430,7 @@ export async function startEntraServer(options: EntraServerOptions): Promise<Ent
       idtyp: 'app',
       oid: client.objectId,
       sub: client.objectId,
-      tid: tenantId,
+      tid: served,
       uti: randomUUID().replaceAll('-', ''),
       ver: version === 'v2' ? '2.0' : '1.0',
     })

@@ -30,6 +30,7 @@ export {
   type ResourceServerHandle,
   type ResourceServerOptions,
 } from './resource.js';
+export { startCaeResource, type CaeResource, type CaeResourceOptions } from './cae-resource.js';
 export {
   BindingError,
   certificateThumbprintS256,

@@ -6,9 +6,14 @@
  */
 import { TokenRequestError } from './errors.js';
 
-/** The `ERR_ABORTED` error for a caller's `AbortSignal`. */
+/**
+ * The `ERR_ABORTED` error for a caller's `AbortSignal`: a `TokenRequestError` named `AbortError`, the name
+ * `@azure/core-rest-pipeline` (and the DOM's `AbortSignal` convention) checks.
+ */
 export function abortError(): TokenRequestError {
-  return new TokenRequestError('ERR_ABORTED', 'The token request was aborted by the caller.');
+  const error = new TokenRequestError('ERR_ABORTED', 'The token request was aborted by the caller.');
+  error.name = 'AbortError';
+  return error;
 }
 
 /**

@@ -117,6 +117,8 @@ export interface CacheEntry {
   readonly usableUntil: number;
   /** Hits are served with no further check before this time: the refresh time, or the next background try. */
   checkAt: number;
+  /** The order in which the request behind it started (per cache): an older request's answer never replaces it. */
+  readonly started: number;
 }
 
 /** Options of a {@link TokenCache}. */
@@ -138,6 +140,8 @@ export class TokenCache {
   /** Keys the server asked us to leave alone (`Retry-After`), until when, and its error. */
   readonly #throttled = new Map<string, { readonly until: number; readonly error: TokenRequestError }>();
   readonly #options: TokenCacheOptions;
+  /** Requests started so far: orders answers, so a claims challenge's token is not replaced by an older request's. */
+  #started = 0;
 
   constructor(options: TokenCacheOptions) {
     this.#options = options;
@@ -159,20 +163,22 @@ export class TokenCache {
    * else of a new request made with `source`.
    *
    * @param forceRefresh - skip the cached token (e.g. the server refused it with 401); joins a request already in flight
+   * @param flightKey - the single-flight key: `key` unless the request differs from a plain one for `key` (a claims
+   *   challenge: only callers with the same claims join it); its result is stored under `key` all the same
    */
-  lookup(key: string, source: TokenSource, forceRefresh: boolean): Promise<CacheEntry> {
+  lookup(key: string, source: TokenSource, forceRefresh: boolean, flightKey = key): Promise<CacheEntry> {
     const now = this.#options.now();
     const entry = this.#entries.get(key);
     if (!forceRefresh && entry !== undefined && now < entry.usableUntil) {
       if (now >= entry.checkAt && !this.#inflight.has(key)) this.#refreshInBackground(key, entry, now, source);
       return Promise.resolve(entry);
     }
-    const inflight = this.#inflight.get(key);
+    const inflight = this.#inflight.get(flightKey);
     if (inflight !== undefined) return inflight;
     const throttled = this.#throttled.get(key);
     if (throttled !== undefined && now < throttled.until) return Promise.reject(throttled.error);
     if (entry !== undefined) this.#options.events.emit({ type: 'refresh', scope: key, reason: forceRefresh ? 'forced' : 'expired' });
-    return this.#start(key, source, forceRefresh);
+    return this.#start(key, source, forceRefresh, flightKey);
   }
 
   #refreshInBackground(key: string, entry: CacheEntry, now: number, source: TokenSource): void {
@@ -187,10 +193,11 @@ export class TokenCache {
     });
   }
 
-  #start(key: string, source: TokenSource, forceRefresh: boolean): Promise<CacheEntry> {
+  #start(key: string, source: TokenSource, forceRefresh: boolean, flightKey = key): Promise<CacheEntry> {
+    const started = ++this.#started;
     const flight = source(forceRefresh)
       .then(
-        (response) => this.#store(key, response),
+        (response) => this.#store(key, response, started),
         (error: unknown) => {
           if (error instanceof TokenRequestError && error.retryAfterMs !== undefined) {
             if (this.#throttled.size >= SWEEP_THRESHOLD) this.#sweepThrottled();
@@ -199,12 +206,15 @@ export class TokenCache {
           throw error;
         },
       )
-      .finally(() => this.#inflight.delete(key));
-    this.#inflight.set(key, flight);
+      .finally(() => this.#inflight.delete(flightKey));
+    this.#inflight.set(flightKey, flight);
     return flight;
   }
 
-  #store(key: string, answer: TokenResponse): CacheEntry {
+  #store(key: string, answer: TokenResponse, started: number): CacheEntry {
+    const newer = this.#entries.get(key);
+    // A request that started before the cached token's (a plain refresh overtaken by a claims challenge) is not kept.
+    if (newer !== undefined && newer.started > started && this.#options.now() < newer.usableUntil) return newer;
     const refreshAt = refreshAfterTimestamp(answer);
     const response: CachedTokenResponse = Object.freeze({ ...answer, refreshAfterTimestamp: refreshAt });
     const token: AccessToken = Object.freeze({
@@ -218,7 +228,7 @@ export class TokenCache {
     // A response already due (a store served a stale one while a refresh runs elsewhere) is checked again after
     // refreshRetryMs, not on every call.
     const checkAt = Math.min(refreshAt > now ? refreshAt : now + this.#options.refreshRetryMs, until);
-    const entry: CacheEntry = { response, token, resolved: Promise.resolve(token), usableUntil: until, checkAt };
+    const entry: CacheEntry = { response, token, resolved: Promise.resolve(token), usableUntil: until, checkAt, started };
     if (this.#entries.size >= SWEEP_THRESHOLD) this.#sweep();
     this.#entries.set(key, entry);
     this.#throttled.delete(key);

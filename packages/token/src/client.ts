@@ -44,13 +44,49 @@ export interface ClientKey {
 /** The key of a credential without a certificate: no thumbprint, no key material. */
 const NO_CLIENT_KEY: ClientKey = Object.freeze({ keyMaterial: () => Promise.resolve(undefined) });
 
-/** Options of `getToken` / `getTokenResponse`. Compatible with `@azure/core-auth`'s `GetTokenOptions`. */
+/**
+ * Options of `getToken` / `getTokenResponse`. Compatible with `@azure/core-auth`'s `GetTokenOptions`
+ * (what Azure SDK clients pass: `{ abortSignal, tracingOptions, enableCae: true }`, after a CAE challenge
+ * `claims` too, after a tenant challenge `tenantId`); members not listed here (`tracingOptions`) are ignored.
+ */
 export interface GetTokenOptions {
-  /** Stop waiting: the call rejects with `ERR_ABORTED`. A request shared with other callers goes on for them. */
+  /**
+   * Stop waiting: the call rejects with `ERR_ABORTED`, an error named `AbortError` (what
+   * `@azure/core-rest-pipeline` checks). A request shared with other callers goes on for them.
+   */
   readonly abortSignal?: AbortSignal;
   /** Ignore the cached token and fetch a new one (e.g. after the resource server answered 401). Joins a request already in flight. */
   readonly forceRefresh?: boolean;
+  /**
+   * A claims challenge: the JSON object a resource asked for in `WWW-Authenticate: Bearer …
+   * error="insufficient_claims", claims="<base64>"`, base64-decoded (as `@azure/core-rest-pipeline` passes it).
+   * Bypasses the cached token; sent as the `claims` parameter (merged with the client capability when
+   * `enableCae`); the new token replaces the cached one. Callers with the same claims share one request.
+   * Source: learn.microsoft.com `entra/identity-platform/claims-challenge`. Not a JSON object:
+   * `ERR_INVALID_OPTIONS`.
+   */
+  readonly claims?: string;
+  /**
+   * Continuous Access Evaluation: declare the client capability `cp1` (`{"access_token":{"xms_cc":{"values":["cp1"]}}}`
+   * in the `claims` parameter, as MSAL sends it) so the resource may hand out long-lived, revocable tokens and
+   * send claims challenges. CAE tokens are cached apart from the others (cache partition `cae`).
+   * Source: learn.microsoft.com `entra/identity-platform/app-resilience-continuous-access-evaluation`.
+   */
+  readonly enableCae?: boolean;
+  /**
+   * A token for another tenant (multi-tenant apps, a tenant challenge). Allowed when it is the configured tenant
+   * or listed in the credential's `additionallyAllowedTenants` (`'*'`: any); otherwise `ERR_TENANT_NOT_ALLOWED`.
+   * Handled by the credential, not by the client.
+   */
+  readonly tenantId?: string;
 }
+
+/** The cache partition of CAE tokens (see the partition contract of `TokenStoreKey.partition`). */
+const CAE_PARTITION = 'cae';
+/** The client capability MSAL declares for CAE: `xms_cc` = `cp1`. */
+const CLIENT_CAPABILITY = { xms_cc: { values: ['cp1'] } } as const;
+/** The longest `claims` accepted, characters: a challenge is a few hundred. */
+const MAX_CLAIMS_LENGTH = 16_384;
 
 /** One client at one token endpoint. */
 export class TokenClient {
@@ -88,8 +124,8 @@ export class TokenClient {
     // The cheap form of scopeKey(): validation happens on the slow path.
     const key =
       typeof scopes === 'string' ? scopes : Array.isArray(scopes) ? (scopes.length === 1 ? scopes[0] : scopes.join(' ')) : undefined;
-    if (key !== undefined && options?.forceRefresh !== true && options?.abortSignal?.aborted !== true) {
-      const hit = this.#cache.hit(key);
+    if (key !== undefined && options?.forceRefresh !== true && !options?.claims && options?.abortSignal?.aborted !== true) {
+      const hit = this.#cache.hit(options?.enableCae === true ? `${key}\n${CAE_PARTITION}` : key);
       if (hit !== undefined) {
         if (this.#events.active) this.#events.emit({ type: 'cache-hit', scope: key });
         return hit;
@@ -161,20 +197,28 @@ export class TokenClient {
   }
 
   async #lookupRaw(scopes: unknown, options: GetTokenOptions | undefined): Promise<CacheEntry> {
-    const key = scopeKey(scopes);
-    const parameters = this.#scopeParameters(key);
+    const scope = scopeKey(scopes);
+    const parameters = this.#scopeParameters(scope);
+    const partition = options?.enableCae === true ? CAE_PARTITION : undefined;
+    const challenge = options?.claims ? options.claims : undefined;
+    const claims = claimsParameter(challenge, partition !== undefined);
     if (options?.abortSignal?.aborted) throw abortError();
-    const request = () => this.#requestToken(key, parameters);
+    const body = claims === undefined ? parameters : { ...parameters, claims };
+    const request = () => this.#requestToken(scope, body);
     const store = this.#options.tokenStore;
     const source: TokenSource =
-      store === undefined ? request : (forceRefresh) => this.#fromStore(key, parameters, request, forceRefresh);
-    return abortable(this.#cache.lookup(key, source, options?.forceRefresh === true), options?.abortSignal);
+      store === undefined ? request : (forceRefresh) => this.#fromStore(scope, parameters, partition, request, forceRefresh);
+    const key = partition === undefined ? scope : `${scope}\n${partition}`;
+    const forceRefresh = options?.forceRefresh === true || challenge !== undefined;
+    const flightKey = challenge === undefined ? key : `${key}\nclaims=${claims}`;
+    return abortable(this.#cache.lookup(key, source, forceRefresh, flightKey), options?.abortSignal);
   }
 
   /** Level 2: the token store, told the cache's policy; the call is shared by every caller, so no caller's signal. */
   async #fromStore(
     scope: string,
     parameters: Record<string, string>,
+    partition: string | undefined,
     request: () => Promise<TokenResponse>,
     forceRefresh: boolean,
   ): Promise<TokenResponse> {
@@ -188,7 +232,7 @@ export class TokenClient {
         scopes: parameters.scope ?? parameters.resource ?? '',
         certificateThumbprint: clientKey.certificateThumbprint,
         tokenType: 'Bearer',
-        partition: undefined,
+        partition,
       }),
       isFresh: (response) => isFresh(response, now()),
       isUsable: (response) => isUsable(response, now()),
@@ -273,6 +317,36 @@ function clientCredentialsGrantBody(parameters: Readonly<Record<string, string>>
   const body = new URLSearchParams({ grant_type: 'client_credentials' });
   for (const [name, value] of Object.entries(parameters)) body.set(name, value);
   return body;
+}
+
+/**
+ * The `claims` parameter of a token request: the challenge as given, or with `enableCae` the challenge (or `{}`)
+ * with the client capability added to its `access_token` member, as MSAL's `buildMergedClaims` does (MSAL also adds
+ * optional `id_token` claims, which have no meaning for an app-only token).
+ *
+ * @throws {@link TokenRequestError} `ERR_INVALID_OPTIONS` when `challenge` is not a JSON object (the value is not shown)
+ */
+function claimsParameter(challenge: string | undefined, cae: boolean): string | undefined {
+  if (challenge === undefined) return cae ? JSON.stringify({ access_token: CLIENT_CAPABILITY }) : undefined;
+  let parsed: unknown;
+  try {
+    parsed = typeof challenge === 'string' && challenge.length <= MAX_CLAIMS_LENGTH ? JSON.parse(challenge) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!isJsonObject(parsed)) {
+    throw new TokenRequestError(
+      'ERR_INVALID_OPTIONS',
+      `claims must be a JSON object of at most ${MAX_CLAIMS_LENGTH} characters: the base64-decoded claims challenge.`,
+    );
+  }
+  if (!cae) return challenge;
+  const accessToken = isJsonObject(parsed['access_token']) ? parsed['access_token'] : {};
+  return JSON.stringify({ ...parsed, access_token: { ...accessToken, ...CLIENT_CAPABILITY } });
+}
+
+function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

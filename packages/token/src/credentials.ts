@@ -36,20 +36,21 @@ import type { Connection } from './transport.js';
 import { TokenClient, type ClientAuthentication, type GetTokenOptions } from './client.js';
 import { TokenRequestError } from './errors.js';
 import { EventSink } from './events.js';
-import { parseOptions, resolveOptions, tokenCredentialOptionsShape, type TokenCredentialOptions } from './options.js';
+import { parseOptions, resolveOptions, tokenCredentialOptionsShape, type ResolvedOptions, type TokenCredentialOptions } from './options.js';
 import { ReloadingCertificate } from './rotation.js';
 import { isPkcs11Uri, Pkcs11KeySource, type HardwareKey } from './pkcs11.js';
 import { storeKeyMaterial } from './store-lookup.js';
+import { TenantClients } from './tenants.js';
 
 /**
  * What the three credentials share: `getToken`, `getTokenResponse` and safe
  * printing, over one {@link TokenClient}. Not constructed directly.
  */
 export abstract class ClientCredentialsGrantCredential {
-  readonly #client: TokenClient;
+  readonly #tenants: TenantClients;
 
-  protected constructor(client: TokenClient) {
-    this.#client = client;
+  protected constructor(tenants: TenantClients) {
+    this.#tenants = tenants;
   }
 
   /**
@@ -58,11 +59,17 @@ export abstract class ClientCredentialsGrantCredential {
    * however many callers wait). The refresh rule: see `TokenCache`.
    *
    * @param scopes - v2 / generic: scopes, e.g. `https://graph.microsoft.com/.default`; v1: one resource or `…/.default` scope
-   * @param options - `abortSignal`, `forceRefresh`
-   * @throws {@link TokenRequestError}; for a certificate, `@x/assertion`'s `CredentialError` when it cannot be loaded or used
+   * @param options - `abortSignal`, `forceRefresh`, `claims`, `enableCae`, `tenantId`: see {@link GetTokenOptions}
+   * @throws {@link TokenRequestError} (`ERR_ABORTED` named `AbortError`; `ERR_TENANT_NOT_ALLOWED`; `ERR_INVALID_OPTIONS`
+   *   for bad `claims`); for a certificate, `@x/assertion`'s `CredentialError` when it cannot be loaded or used
    */
   getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken> {
-    return this.#client.getToken(scopes, options);
+    if (options?.tenantId === undefined) return this.#tenants.home.getToken(scopes, options);
+    try {
+      return this.#tenants.client(options.tenantId).getToken(scopes, options);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
   }
 
   /**
@@ -70,7 +77,11 @@ export abstract class ClientCredentialsGrantCredential {
    * `resource`, `ext_expires_in`, `refresh_in`, …). Shares the cache.
    */
   getTokenResponse(scopes: string | string[], options?: GetTokenOptions): Promise<CachedTokenResponse> {
-    return this.#client.getTokenResponse(scopes, options);
+    try {
+      return this.#tenants.client(options?.tenantId).getTokenResponse(scopes, options);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
   }
 
   /** Client id and endpoint; never a key, passphrase, secret or token. */
@@ -80,11 +91,11 @@ export abstract class ClientCredentialsGrantCredential {
    * the same way.
    */
   connection(): Promise<Connection> {
-    return this.#client.connection();
+    return this.#tenants.home.connection();
   }
 
   toJSON(): Record<string, unknown> {
-    return this.#client.describe();
+    return this.#tenants.home.describe();
   }
 
   [inspect.custom](): string {
@@ -103,13 +114,23 @@ export abstract class ClientCredentialsGrantCredential {
  * - a PKCS#11 URI (RFC 7512, `pkcs11:…`) as the path: the key stays in the
  *   token and signs there, through the optional peer dependency `@x/pkcs11`.
  *
+ * `certificatePassword` is `@azure/identity`'s name for `passphrase` (give one
+ * of them; the empty string is a passphrase). `@azure/identity`'s forms
+ * `{ certificatePath, certificatePassword? }` and `{ certificate: PEM,
+ * certificatePassword? }` are thus accepted as they are.
+ *
  * Given as a path, the file is reloaded when it changes (rotation without a
  * restart; see `certificateCheckIntervalMs`).
  */
 export type ClientCertificate =
   | string
-  | { readonly certificatePath: string; readonly keyPath?: string; readonly passphrase?: string }
-  | { readonly certificate: string | Uint8Array; readonly privateKey?: string | Uint8Array; readonly passphrase?: string }
+  | { readonly certificatePath: string; readonly keyPath?: string; readonly passphrase?: string; readonly certificatePassword?: string }
+  | {
+      readonly certificate: string | Uint8Array;
+      readonly privateKey?: string | Uint8Array;
+      readonly passphrase?: string;
+      readonly certificatePassword?: string;
+    }
   | CertificateCredential;
 
 /** Options of {@link ClientCertificateCredential}. */
@@ -147,20 +168,23 @@ const certificateOptionsSchema = z.strictObject({
 
 const commonOptionsSchema = z.strictObject(tokenCredentialOptionsShape);
 
-const certificatePassword = z.never({ message: 'use passphrase (certificatePassword is the @azure/identity name)' }).optional();
+const certificatePassword = z.string().optional();
+const onePassphrase = (value: { passphrase?: string | undefined; certificatePassword?: string | undefined }) =>
+  value.passphrase === undefined || value.certificatePassword === undefined;
+const onePassphraseMessage = { message: 'give passphrase or certificatePassword (its @azure/identity name), not both' };
 const certificatePathSchema = z.strictObject({
   certificatePath: z.string().min(1),
   keyPath: z.string().min(1).optional(),
   passphrase: z.string().optional(),
   certificatePassword,
-});
+}).refine(onePassphrase, onePassphraseMessage);
 const pemOrBytes = z.union([z.string().min(1), z.instanceof(Uint8Array)]);
 const inMemorySchema = z.strictObject({
   certificate: pemOrBytes,
   privateKey: pemOrBytes.optional(),
   passphrase: z.string().optional(),
   certificatePassword,
-});
+}).refine(onePassphrase, onePassphraseMessage);
 
 /**
  * Tell the forms of {@link ClientCertificate} apart and validate the one given.
@@ -171,14 +195,47 @@ function parseCertificate(value: unknown): ClientCertificate {
   if (typeof value === 'string' && value !== '') return value;
   if (value instanceof CertificateCredential) return value;
   if (typeof value === 'object' && value !== null) {
-    if ('certificatePath' in value) return parseOptions(certificatePathSchema, value, 'certificate');
-    if ('certificate' in value) return parseOptions(inMemorySchema, value, 'certificate');
+    if ('certificatePath' in value) return withPassphrase(parseOptions(certificatePathSchema, value, 'certificate'));
+    if ('certificate' in value) return withPassphrase(parseOptions(inMemorySchema, value, 'certificate'));
   }
   throw new TokenRequestError(
     'ERR_INVALID_OPTIONS',
     'certificate must be a file path, { certificatePath, keyPath?, passphrase? }, ' +
       '{ certificate, privateKey?, passphrase? } or a CertificateCredential.',
   );
+}
+
+/** `certificatePassword` moved to `passphrase`. */
+function withPassphrase<T extends { passphrase?: string | undefined; certificatePassword?: string | undefined }>(
+  value: T,
+): Omit<T, 'certificatePassword'> {
+  const { certificatePassword: alias, ...rest } = value;
+  return alias === undefined ? rest : { ...rest, passphrase: alias };
+}
+
+/**
+ * The credential's {@link TenantClients}: the configured tenant's client and, with the Entra `authorityHost` form,
+ * the maker of other allowed tenants' clients (the same options, the same client authentication and events).
+ *
+ * @throws {@link TokenRequestError} `ERR_INVALID_OPTIONS`
+ */
+function tenantClients(
+  tenantId: string,
+  clientId: string,
+  parsed: z.output<typeof commonOptionsSchema>,
+  makeClient: (resolved: ResolvedOptions) => TokenClient,
+): TenantClients {
+  const home = makeClient(resolveOptions(tenantId, clientId, parsed));
+  const fixed = parsed.tokenEndpoint !== undefined || parsed.issuer !== undefined;
+  if (fixed && parsed.additionallyAllowedTenants.length > 0) {
+    throw new TokenRequestError('ERR_INVALID_OPTIONS', 'additionallyAllowedTenants needs the Entra form (authorityHost + tenant), not tokenEndpoint or issuer.');
+  }
+  return new TenantClients({
+    tenantId: String(tenantId),
+    home,
+    allowed: parsed.additionallyAllowedTenants,
+    make: fixed ? undefined : (other) => makeClient(resolveOptions(other, clientId, parsed)),
+  });
 }
 
 /**
@@ -241,7 +298,7 @@ export class ClientCertificateCredential extends ClientCredentialsGrantCredentia
       const keyMaterial = async () => (credential instanceof CertificateCredential ? storeKeyMaterial(credential) : undefined);
       return { certificateThumbprint: certificateOf(credential).thumbprints['x5t#S256'], keyMaterial };
     };
-    super(new TokenClient(clientId, resolved, authenticate, events, clientKey));
+    super(tenantClients(tenantId, clientId, parsed, (options) => new TokenClient(clientId, options, authenticate, events, clientKey)));
     this.#certificate = source;
   }
 
@@ -327,7 +384,8 @@ export class ClientAssertionCredential extends ClientCredentialsGrantCredential 
     getAssertion: (context: AssertionContext) => string | Promise<string>,
     options: TokenCredentialOptions = {},
   ) {
-    const resolved = resolveOptions(tenantId, clientId, parseOptions(commonOptionsSchema, options, 'ClientAssertionCredential options'));
+    const parsed = parseOptions(commonOptionsSchema, options, 'ClientAssertionCredential options');
+    const resolved = resolveOptions(tenantId, clientId, parsed);
     if (typeof getAssertion !== 'function') throw new TokenRequestError('ERR_INVALID_OPTIONS', 'getAssertion must be a function.');
     const authenticate: ClientAuthentication = async (tokenEndpoint) => {
       let assertion: unknown;
@@ -341,7 +399,8 @@ export class ClientAssertionCredential extends ClientCredentialsGrantCredential 
       }
       return { client_assertion_type: CLIENT_ASSERTION_TYPE, client_assertion: assertion.trim() };
     };
-    super(new TokenClient(clientId, resolved, authenticate, new EventSink(clientId, resolved.logger)));
+    const events = new EventSink(clientId, resolved.logger);
+    super(tenantClients(tenantId, clientId, parsed, (options) => new TokenClient(clientId, options, authenticate, events)));
   }
 }
 
@@ -368,12 +427,14 @@ export class ClientSecretCredential extends ClientCredentialsGrantCredential {
    * @throws {@link TokenRequestError} `ERR_INVALID_OPTIONS`
    */
   constructor(tenantId: string, clientId: string, clientSecret: string, options: TokenCredentialOptions = {}) {
-    const resolved = resolveOptions(tenantId, clientId, parseOptions(commonOptionsSchema, options, 'ClientSecretCredential options'));
+    const parsed = parseOptions(commonOptionsSchema, options, 'ClientSecretCredential options');
+    const resolved = resolveOptions(tenantId, clientId, parsed);
     if (typeof clientSecret !== 'string' || clientSecret === '') {
       throw new TokenRequestError('ERR_INVALID_OPTIONS', 'clientSecret must be a non-empty string.');
     }
     const authenticate: ClientAuthentication = () => Promise.resolve({ client_secret: this.#clientSecret });
-    super(new TokenClient(clientId, resolved, authenticate, new EventSink(clientId, resolved.logger)));
+    const events = new EventSink(clientId, resolved.logger);
+    super(tenantClients(tenantId, clientId, parsed, (options) => new TokenClient(clientId, options, authenticate, events)));
     this.#clientSecret = clientSecret;
   }
 }

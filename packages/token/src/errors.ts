@@ -35,8 +35,13 @@ export const TokenErrorCode = {
   TIMEOUT: 'ERR_TIMEOUT',
   /** The connection failed: DNS, refused, reset, TLS, or the body was cut off. */
   NETWORK: 'ERR_NETWORK',
-  /** The caller's `AbortSignal` fired. */
+  /** The caller's `AbortSignal` fired. The error is named `AbortError`. */
   ABORTED: 'ERR_ABORTED',
+  /**
+   * `getToken`'s `tenantId` names a tenant the credential may not serve: neither the configured one nor one in
+   * `additionallyAllowedTenants` (`'*'` allows any), or the credential has a fixed `tokenEndpoint` / `issuer`.
+   */
+  TENANT_NOT_ALLOWED: 'ERR_TENANT_NOT_ALLOWED',
   /** Constructor or call options failed validation (including a non-`https:` URL off loopback). */
   INVALID_OPTIONS: 'ERR_INVALID_OPTIONS',
   /** Authorization server metadata (RFC 8414 / OpenID Connect Discovery) is unusable. */

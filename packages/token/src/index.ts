@@ -24,6 +24,7 @@ export {
   type ClientCertificateCredentialOptions,
   type AssertionContext,
 } from './credentials.js';
+export { EnvironmentCredential, type EnvironmentCredentialOptions } from './environment.js';
 export type { TokenCredentialOptions } from './options.js';
 export type { Connection } from './transport.js';
 export { isPkcs11Uri, openPkcs11Key, type HardwareKey } from './pkcs11.js';

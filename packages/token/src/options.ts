@@ -23,6 +23,17 @@ export interface TokenCredentialOptions {
   /** Entra ID authority host (another cloud, see `AzureAuthorityHosts`). Default `https://login.microsoftonline.com`. */
   readonly authorityHost?: string;
   /**
+   * Tenants besides the configured one that `getToken`'s `tenantId` may ask for (`'*'`: any), as in
+   * `@azure/identity`. Each gets its own token endpoint and cache. Default none. Needs the Entra
+   * `authorityHost` form (a fixed `tokenEndpoint` / `issuer` serves one tenant).
+   */
+  readonly additionallyAllowedTenants?: readonly string[];
+  /**
+   * Accepted for `@azure/identity` compatibility; a no-op: this package never runs Entra instance
+   * discovery (the token endpoint is built from `authorityHost` and the tenant).
+   */
+  readonly disableInstanceDiscovery?: boolean;
+  /**
    * `'v2'` (default): `{authorityHost}/{tenant}/oauth2/v2.0/token` with
    * `scope`. `'v1'`: `{authorityHost}/{tenant}/oauth2/token` with `resource`
    * (a `…/.default` scope becomes its resource). Also decides `scope` vs
@@ -89,6 +100,8 @@ const positiveMs = z.number().int().positive();
 /** The zod shape of {@link TokenCredentialOptions}; credentials extend it. */
 export const tokenCredentialOptionsShape = {
   authorityHost: z.string().optional(),
+  additionallyAllowedTenants: z.array(z.string().min(1)).readonly().default([]),
+  disableInstanceDiscovery: z.boolean().optional(),
   endpointVersion: z.enum(['v2', 'v1']).default('v2'),
   tokenEndpoint: z.string().optional(),
   issuer: z.string().optional(),

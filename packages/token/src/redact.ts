@@ -58,7 +58,7 @@ const MAX_CAUSE_DEPTH = 2;
 export function sanitizeError(error: unknown, secrets: readonly string[] = [], depth = 0): Error {
   const inner = error instanceof Error ? error.cause : undefined;
   const cause = inner !== undefined && depth < MAX_CAUSE_DEPTH ? sanitizeError(inner, secrets, depth + 1) : undefined;
-  if (error instanceof Error && (error.name === 'TokenRequestError' || error.name === 'CredentialError')) {
+  if (error instanceof Error && (error.name === 'TokenRequestError' || error.name === 'CredentialError' || isAbortError(error))) {
     const clean = redact(error.message, secrets);
     if (clean !== error.message) error.message = clean;
     if (error.stack !== undefined) error.stack = redact(error.stack, secrets);
@@ -70,6 +70,11 @@ export function sanitizeError(error: unknown, secrets: readonly string[] = [], d
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string') (fresh as Error & { code?: string }).code = code;
   return fresh;
+}
+
+/** `@x/token`'s own abort error (see `abortError`): a `TokenRequestError` named `AbortError`. */
+function isAbortError(error: Error): boolean {
+  return error.name === 'AbortError' && (error as { code?: unknown }).code === 'ERR_ABORTED';
 }
 
 /** The `code` (`ERR_UNKNOWN` when it has none) and redacted message of any thrown value, for events. */

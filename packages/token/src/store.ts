@@ -27,7 +27,11 @@ export interface TokenStoreKey {
   readonly certificateThumbprint?: string;
   /** The token type asked for (`'Bearer'` today). */
   readonly tokenType: string;
-  /** Anything else that separates tokens (tenant, CAE/claims), else `undefined`. */
+  /**
+   * Anything else that separates tokens, else `undefined`: segments joined with `;` in this order — `cae` (tokens
+   * asked for with `enableCae`), `jkt=<thumbprint>` (a DPoP key). Another tenant needs no segment: its token
+   * endpoint differs. A claims challenge is not a partition: its token replaces the one for the key.
+   */
   readonly partition?: string;
 }
 

@@ -7,13 +7,21 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { isTokenCredential, type AccessToken as AzureAccessToken, type TokenCredential } from '@azure/core-auth';
+import {
+  isTokenCredential,
+  type AccessToken as AzureAccessToken,
+  type GetTokenOptions as AzureGetTokenOptions,
+  type TokenCredential,
+} from '@azure/core-auth';
 import { expect, expectTypeOf, test } from 'vitest';
 import {
   ClientAssertionCredential,
   ClientCertificateCredential,
   ClientSecretCredential,
+  EnvironmentCredential,
   type AccessToken,
+  type ClientCertificate,
+  type GetTokenOptions,
   type CachedTokenResponse,
   type TokenCredentialOptions,
   type TokenResponse,
@@ -28,6 +36,15 @@ const credentials: TokenCredential[] = [
   new ClientCertificateCredential('tenant', 'client', pem),
   new ClientAssertionCredential('tenant', 'client', async () => 'assertion'),
   new ClientSecretCredential('tenant', 'client', 'secret'),
+];
+
+// @azure/identity's drop-in shapes: EnvironmentCredential is a TokenCredential, core-auth's GetTokenOptions members
+// tenantId, claims and enableCae are ours, and its certificate forms with certificatePassword compile.
+const fromEnvironment = (c: EnvironmentCredential): TokenCredential => c;
+const fromAzureOptions = ({ tenantId, claims, enableCae }: AzureGetTokenOptions): GetTokenOptions => ({ tenantId, claims, enableCae });
+const identityShapes: ClientCertificate[] = [
+  { certificatePath: '/etc/app/cert.pfx', certificatePassword: '' },
+  { certificate: pem, certificatePassword: 'passphrase' },
 ];
 
 // Must not compile (tsc fails on an unused @ts-expect-error, so each line is checked both ways):
@@ -47,7 +64,7 @@ test('every credential is an Azure TokenCredential, at run time and in its types
   expectTypeOf<CachedTokenResponse>().toExtend<TokenResponse>();
   expectTypeOf<TokenCredentialOptions['tokenStore']>().toEqualTypeOf<TokenStore | undefined>();
   expectTypeOf<TokenStore['lookup']>().parameter(0).toEqualTypeOf<TokenStoreRequest>();
-  expect([pop, noLookup, stored]).toHaveLength(3);
+  expect([pop, noLookup, stored, fromEnvironment, fromAzureOptions, identityShapes]).toHaveLength(6);
 });
 
 test('tsc --noEmit: this file compiles against @azure/core-auth', async () => {

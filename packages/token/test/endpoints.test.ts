@@ -85,12 +85,14 @@ describe('constructor validation: ERR_INVALID_OPTIONS, never the value', () => {
     construct(() => new ClientCertificateCredential('t', '', pem));
   });
 
-  test('one endpoint source; unknown options; the @azure/identity passphrase name gets a hint', () => {
+  test('one endpoint source; unknown options; passphrase and its @azure/identity name certificatePassword, not both', () => {
     construct(() => new ClientCertificateCredential('t', 'app', pem, { tokenEndpoint: 'https://a.example/t', issuer: 'https://a.example' }));
     construct(() => new ClientCertificateCredential('t', 'app', pem, { retry: { maxAttempts: 0 } }));
     construct(() => new ClientCertificateCredential('t', 'app', pem, { timeoutms: 5 } as never));
-    const e = construct(() => new ClientCertificateCredential('t', 'app', { certificatePath: '/x.pem', certificatePassword: 'hunter2' } as never));
-    expect(e.message).toContain('use passphrase');
+    const e = construct(
+      () => new ClientCertificateCredential('t', 'app', { certificatePath: '/x.pem', passphrase: 'hunter2', certificatePassword: 'hunter2' }),
+    );
+    expect(e.message).toContain('not both');
     expect(e.message).not.toContain('hunter2');
   });
 
