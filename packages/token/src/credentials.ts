@@ -120,16 +120,23 @@ export abstract class ClientCredentialsGrantCredential {
  * certificatePassword? }` are thus accepted as they are.
  *
  * Given as a path, the file is reloaded when it changes (rotation without a
- * restart; see `certificateCheckIntervalMs`).
+ * restart; see `certificateCheckIntervalMs`). An optional member may be
+ * `undefined` (e.g. straight from `process.env`) under
+ * `exactOptionalPropertyTypes`.
  */
 export type ClientCertificate =
   | string
-  | { readonly certificatePath: string; readonly keyPath?: string; readonly passphrase?: string; readonly certificatePassword?: string }
+  | {
+      readonly certificatePath: string;
+      readonly keyPath?: string | undefined;
+      readonly passphrase?: string | undefined;
+      readonly certificatePassword?: string | undefined;
+    }
   | {
       readonly certificate: string | Uint8Array;
-      readonly privateKey?: string | Uint8Array;
-      readonly passphrase?: string;
-      readonly certificatePassword?: string;
+      readonly privateKey?: string | Uint8Array | undefined;
+      readonly passphrase?: string | undefined;
+      readonly certificatePassword?: string | undefined;
     }
   | CertificateCredential;
 
