@@ -16,7 +16,7 @@ export {
   type Thumbprints,
 } from './credential/certificate.js';
 export { DEFAULT_MAX_ITERATIONS, MAX_INPUT_BYTES } from './sources/types.js';
-export { detectContainer, readCredentialFile, type CredentialInput } from './credential/input.js';
+export { detectContainer, readCredentialFile, readPassphraseFile, type CredentialInput } from './credential/input.js';
 export { loadCredential, loadCredentialFile, loadCertificate, type LoadOptions, type LoadFileOptions } from './credential/load.js';
 export { toSigner, type Signer, type ExternalSigner } from './signer.js';
 export {

@@ -215,12 +215,12 @@ export async function passphraseSource(
   if (file !== undefined) {
     let text: string;
     try {
-      const { readCredentialFile } = await import('@x/assertion');
-      text = Buffer.from(await readCredentialFile(file)).toString('utf8');
+      const { readPassphraseFile } = await import('@x/assertion');
+      text = await readPassphraseFile(file);
     } catch (e) {
       throw new CliError('ERR_PASSPHRASE_SOURCE', `--passphrase-file: ${(e as Error).message}`);
     }
-    return { value: keep(text.replace(/\r?\n$/, '')), prompt: undefined };
+    return { value: keep(text), prompt: undefined };
   }
   const fromEnv = fallbackEnv === undefined ? undefined : ctx.io.env[fallbackEnv];
   if (fromEnv !== undefined && fromEnv !== '') return { value: keep(fromEnv), prompt: undefined };

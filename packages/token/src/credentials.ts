@@ -106,8 +106,8 @@ export abstract class ClientCredentialsGrantCredential {
 /**
  * The certificate of a {@link ClientCertificateCredential}:
  * - a path to a PEM bundle (certificate + key) or a PFX/P12 file;
- * - `{ certificatePath, keyPath?, passphrase? }`: the same with a separate
- *   PEM key file and/or a passphrase;
+ * - `{ certificatePath, keyPath?, passphrase? | passphraseFile? }`: the same
+ *   with a separate PEM key file and/or a passphrase (or a file holding it);
  * - `{ certificate, privateKey?, passphrase? }`: PEM text, or PFX bytes
  *   (binary DER), in memory; `privateKey` when the key is a separate PEM;
  * - a `CertificateCredential` already loaded with `@x/assertion`;
@@ -131,6 +131,8 @@ export type ClientCertificate =
       readonly keyPath?: string | undefined;
       readonly passphrase?: string | undefined;
       readonly certificatePassword?: string | undefined;
+      /** A file holding the passphrase, read again whenever the certificate is (re)loaded: for a passphrase that rotates with the file (a Kubernetes Secret). */
+      readonly passphraseFile?: string | undefined;
     }
   | {
       readonly certificate: string | Uint8Array;
@@ -176,14 +178,15 @@ const certificateOptionsSchema = z.strictObject({
 const commonOptionsSchema = z.strictObject(tokenCredentialOptionsShape);
 
 const certificatePassword = z.string().optional();
-const onePassphrase = (value: { passphrase?: string | undefined; certificatePassword?: string | undefined }) =>
-  value.passphrase === undefined || value.certificatePassword === undefined;
-const onePassphraseMessage = { message: 'give passphrase or certificatePassword (its @azure/identity name), not both' };
+const onePassphrase = (value: { passphrase?: string | undefined; certificatePassword?: string | undefined; passphraseFile?: string | undefined }) =>
+  [value.passphrase, value.certificatePassword, value.passphraseFile].filter((p) => p !== undefined).length <= 1;
+const onePassphraseMessage = { message: 'give one of passphrase, certificatePassword (its @azure/identity name) and passphraseFile' };
 const certificatePathSchema = z.strictObject({
   certificatePath: z.string().min(1),
   keyPath: z.string().min(1).optional(),
   passphrase: z.string().optional(),
   certificatePassword,
+  passphraseFile: z.string().min(1).optional(),
 }).refine(onePassphrase, onePassphraseMessage);
 const pemOrBytes = z.union([z.string().min(1), z.instanceof(Uint8Array)]);
 const inMemorySchema = z.strictObject({
@@ -275,9 +278,9 @@ export class ClientCertificateCredential extends ClientCredentialsGrantCredentia
       typeof input === 'string'
         ? { path: input }
         : 'certificatePath' in input
-          ? { path: input.certificatePath, keyPath: input.keyPath, passphrase: input.passphrase }
+          ? { path: input.certificatePath, keyPath: input.keyPath, passphrase: input.passphrase, passphraseFile: input.passphraseFile }
           : undefined;
-    if (file !== undefined && isPkcs11Uri(file.path) && (file.keyPath !== undefined || file.passphrase !== undefined)) {
+    if (file !== undefined && isPkcs11Uri(file.path) && (file.keyPath !== undefined || file.passphrase !== undefined || file.passphraseFile !== undefined)) {
       throw new TokenRequestError('ERR_INVALID_OPTIONS', 'A pkcs11: URI names the key and its PIN itself: give no keyPath or passphrase.');
     }
     const source =

@@ -14,7 +14,7 @@
  * @module
  */
 import { stat } from 'node:fs/promises';
-import { loadCredentialFile, type CertificateCredential } from '@x/assertion';
+import { loadCredentialFile, readPassphraseFile, type CertificateCredential } from '@x/assertion';
 import { describeError } from './redact.js';
 import type { EventSink } from './events.js';
 
@@ -25,7 +25,9 @@ interface CertificateFile {
   /** A separate PEM private key file. */
   readonly keyPath?: string;
   /** Opens an encrypted key or PFX. */
-  readonly passphrase?: string;
+  readonly passphrase?: string | undefined;
+  /** A file holding the passphrase, read at each load; a change to it is a change of the certificate. */
+  readonly passphraseFile?: string | undefined;
 }
 
 /** A certificate loaded from a file and reloaded when the file changes. */
@@ -70,8 +72,9 @@ export class ReloadingCertificate {
     this.#checkedAt = this.#now();
     const previous = this.#current;
     if (previous !== undefined && stamp !== undefined && stamp === this.#stamp) return previous;
-    const { path, keyPath, passphrase } = this.#file;
+    const { path, keyPath, passphraseFile } = this.#file;
     try {
+      const passphrase = passphraseFile === undefined ? this.#file.passphrase : await readPassphraseFile(passphraseFile);
       this.#current = await loadCredentialFile(path, { passphrase, keyPath });
       this.#stamp = stamp;
     } catch (error) {
@@ -94,7 +97,8 @@ export class ReloadingCertificate {
 
   /** What identifies one version of the file(s); `undefined` when one cannot be read. */
   async #readStamp(): Promise<string | undefined> {
-    const paths = this.#file.keyPath === undefined ? [this.#file.path] : [this.#file.path, this.#file.keyPath];
+    const { path, keyPath, passphraseFile } = this.#file;
+    const paths = [path, keyPath, passphraseFile].filter((p) => p !== undefined);
     try {
       const stats = await Promise.all(paths.map((p) => stat(p)));
       return stats.map((s) => `${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`).join('|');

@@ -15,6 +15,7 @@ import {
   ClientSecretCredential,
   createAuthorizedFetch,
   TokenRequestError,
+  type ClientCertificate,
   type ClientCertificateCredentialOptions,
   type TokenEvent,
 } from '@x/token';
@@ -62,7 +63,7 @@ async function entra(options: { tokenLifetimeSeconds?: number; refreshInSeconds?
   return server;
 }
 
-function credential(server: EntraServer, options: ClientCertificateCredentialOptions = {}, certificate: string = a.bundlePath) {
+function credential(server: EntraServer, options: ClientCertificateCredentialOptions = {}, certificate: ClientCertificate = a.bundlePath) {
   const events: TokenEvent[] = [];
   const logger = (e: TokenEvent) => {
     events.push(e);
@@ -511,6 +512,34 @@ describe('certificate rotation without restart', () => {
       credentialB.thumbprints['x5t#S256'],
     ]);
     expect(events.filter((e) => e.type === 'rotation')).toHaveLength(1);
+  });
+
+  test('a PFX and its passphrase in one Secret (passphraseFile): both rotate together', async () => {
+    const volume = join(dir.path, 'secret-volume-pfx');
+    const version = async (name: string, certificate: TestCertificate, passphrase: string) => {
+      await mkdir(join(volume, name), { recursive: true });
+      await writeFile(join(volume, name, 'client.pfx'), (await dir.pfx(certificate, passphrase)).bytes);
+      await writeFile(join(volume, name, 'passphrase'), `${passphrase}\n`);
+    };
+    await version('..v1', a, 'first-passphrase');
+    await symlink('..v1', join(volume, '..data'));
+    for (const file of ['client.pfx', 'passphrase']) await symlink(join('..data', file), join(volume, file));
+    const server = await entra();
+    const { c, events } = credential(server, { certificateCheckIntervalMs: 0 }, {
+      certificatePath: join(volume, 'client.pfx'),
+      passphraseFile: join(volume, 'passphrase'),
+    });
+    await c.getToken('https://one.example/.default');
+    await version('..v2', b, 'second-passphrase');
+    await symlink('..v2', join(volume, '..data_tmp'));
+    await rename(join(volume, '..data_tmp'), join(volume, '..data'));
+    await c.getToken('https://two.example/.default');
+    expect(server.requests.map((r) => r.assertion!.header['x5t#S256'])).toStrictEqual([
+      credentialA.thumbprints['x5t#S256'],
+      credentialB.thumbprints['x5t#S256'],
+    ]);
+    expect(events.filter((e) => e.type === 'rotation-failed')).toStrictEqual([]);
+    expect(JSON.stringify([events, c])).not.toMatch(/first-passphrase|second-passphrase/);
   });
 
   test('the file is checked at most once per interval', async () => {

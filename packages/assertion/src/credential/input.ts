@@ -63,6 +63,17 @@ export async function readCredentialFile(path: string): Promise<Uint8Array> {
 }
 
 /**
+ * Read a passphrase kept in a file (a Kubernetes Secret key, a Docker
+ * secret, `--passphrase-file`): read as {@link readCredentialFile} reads,
+ * UTF-8, without one trailing newline (`\n` or `\r\n`).
+ *
+ * @throws {@link CredentialError} `ERR_FILE_READ`, `ERR_MALFORMED` (over {@link MAX_INPUT_BYTES})
+ */
+export async function readPassphraseFile(path: string): Promise<string> {
+  return Buffer.from(await readCredentialFile(path)).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/**
  * A path for a message, quoted — unless it looks like key material or an
  * assertion passed where a path was expected (PEM text, a long line): then
  * only its length is named, so the message cannot carry the secret.
