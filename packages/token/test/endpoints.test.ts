@@ -92,7 +92,7 @@ describe('constructor validation: ERR_INVALID_OPTIONS, never the value', () => {
     const e = construct(
       () => new ClientCertificateCredential('t', 'app', { certificatePath: '/x.pem', passphrase: 'hunter2', certificatePassword: 'hunter2' }),
     );
-    expect(e.message).toContain('not both');
+    expect(e.message).toContain('give one of passphrase, certificatePassword');
     expect(e.message).not.toContain('hunter2');
   });
 
