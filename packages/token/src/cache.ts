@@ -32,7 +32,7 @@ import { TokenRequestError } from './errors.js';
 import { describeError } from './redact.js';
 import { MAX_RETRY_AFTER_MS } from './retry.js';
 import type { EventSink } from './events.js';
-import type { TokenResponse } from './response.js';
+import type { TokenResponse, TokenType } from './response.js';
 
 /**
  * An access token in the shape of `@azure/core-auth`'s `AccessToken`, so a
@@ -46,7 +46,8 @@ export interface AccessToken {
   readonly expiresOnTimestamp: number;
   /** When this credential will fetch a new token, milliseconds since the epoch. */
   readonly refreshAfterTimestamp: number;
-  readonly tokenType: 'Bearer';
+  /** How the token must be presented: `Bearer`, `DPoP` (with a proof) or `mtls_pop` (over mTLS). */
+  readonly tokenType: TokenType;
 }
 
 /** A token response as cached: with the refresh time this cache chose. Frozen. */

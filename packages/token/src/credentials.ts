@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { X509Certificate } from 'node:crypto';
 import { inspect } from 'node:util';
 import {
   CertificateCredential,
@@ -33,6 +34,8 @@ import {
 import { z } from 'zod';
 import type { AccessToken, CachedTokenResponse } from './cache.js';
 import type { Connection } from './transport.js';
+import type { TlsClientCertificate } from './dispatcher.js';
+import type { DpopProofInput } from './binding/dpop.js';
 import { TokenClient, type ClientAuthentication, type GetTokenOptions } from './client.js';
 import { TokenRequestError } from './errors.js';
 import { EventSink } from './events.js';
@@ -92,6 +95,15 @@ export abstract class ClientCredentialsGrantCredential {
    */
   connection(): Promise<Connection> {
     return this.#tenants.home.connection();
+  }
+
+  /**
+   * A DPoP proof (RFC 9449 §4.2, §7.1) by this credential's ephemeral key, for `createAuthorizedFetch`.
+   *
+   * @throws {@link TokenRequestError} `ERR_INVALID_OPTIONS` unless `proofOfPossession` is `'dpop'`
+   */
+  createDpopProof(input: DpopProofInput): Promise<string> {
+    return this.#tenants.home.createDpopProof(input);
   }
 
   toJSON(): Record<string, unknown> {
@@ -308,7 +320,8 @@ export class ClientCertificateCredential extends ClientCredentialsGrantCredentia
       const keyMaterial = async () => (credential instanceof CertificateCredential ? storeKeyMaterial(credential) : undefined);
       return { certificateThumbprint: certificateOf(credential).thumbprints['x5t#S256'], keyMaterial };
     };
-    super(tenantClients(tenantId, clientId, parsed, (options) => new TokenClient(clientId, options, authenticate, events, clientKey)));
+    const tlsClient = async () => tlsClientCertificate(await source.current());
+    super(tenantClients(tenantId, clientId, parsed, (options) => new TokenClient(clientId, options, authenticate, events, clientKey, tlsClient)));
     this.#certificate = source;
   }
 
@@ -316,6 +329,21 @@ export class ClientCertificateCredential extends ClientCredentialsGrantCredentia
   override toJSON(): Record<string, unknown> {
     return { ...super.toJSON(), certificate: this.#certificate.toJSON() };
   }
+}
+
+/**
+ * The certificate chain and key as PEM for Node's TLS (RFC 8705 §2). Node's handshake needs the key in memory.
+ *
+ * @throws {@link TokenRequestError} `ERR_INVALID_OPTIONS` for a PKCS#11 key
+ */
+function tlsClientCertificate(credential: CertificateCredential | HardwareKey): TlsClientCertificate {
+  if (!(credential instanceof CertificateCredential)) {
+    throw new TokenRequestError('ERR_INVALID_OPTIONS', 'Mutual TLS needs the private key in memory: a PKCS#11 key signs assertions and DPoP proofs, not TLS handshakes.');
+  }
+  return {
+    certificatePem: credential.chain.map((der) => new X509Certificate(der).toString()).join(''),
+    privateKeyPem: credential.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+  };
 }
 
 function certificateOf(credential: CertificateCredential | HardwareKey): CertificateInfo {
