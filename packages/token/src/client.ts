@@ -337,9 +337,9 @@ export class TokenClient {
         const binding = this.#options.binding;
         // RFC 8705 §2 and Entra mTLS PoP: the TLS connection authenticates the client, no assertion.
         const tlsAuthenticated = binding.clientAuthentication !== 'private_key_jwt' || (binding.entra && binding.proofOfPossession === 'mtls');
-        const authentication = tlsAuthenticated ? {} : await this.#authenticate(endpoint);
         const entraPop: Record<string, string> = binding.entra && binding.proofOfPossession === 'mtls' ? { token_type: 'mtls_pop' } : {};
-        const body = clientCredentialsGrantBody({ client_id: this.#clientId, ...parameters, ...entraPop, ...authentication });
+        let authentication = tlsAuthenticated ? {} : await this.#authenticate(endpoint);
+        const body = () => clientCredentialsGrantBody({ client_id: this.#clientId, ...parameters, ...entraPop, ...authentication });
         // Entra ID logs this id and answers it back as `correlation_id` (MSAL sends it too).
         const requestId = randomUUID();
         events.emit({ type: 'request', endpoint: shown, scope, attempt, requestId });
@@ -347,10 +347,11 @@ export class TokenClient {
         const started = performance.now();
         const http = await this.#http(remainingMs);
         const headers = { 'client-request-id': requestId, 'return-client-request-id': 'true' };
-        let answer = await postForm(endpoint, body, http, await this.#dpopHeader(endpoint, headers));
-        // RFC 9449 §8: one retry with the nonce the server demands.
+        let answer = await postForm(endpoint, body(), http, await this.#dpopHeader(endpoint, headers));
+        // RFC 9449 §8: one retry with the nonce the server demands (and a fresh assertion: a jti is used once).
         if (binding.proofOfPossession === 'dpop' && this.#takeDpopNonce(answer)) {
-          answer = await postForm(endpoint, body, http, await this.#dpopHeader(endpoint, headers));
+          if (!tlsAuthenticated) authentication = await this.#authenticate(endpoint);
+          answer = await postForm(endpoint, body(), http, await this.#dpopHeader(endpoint, headers));
           this.#takeDpopNonce(answer);
         }
         const durationMs = Math.round(performance.now() - started);
