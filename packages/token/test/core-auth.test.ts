@@ -48,7 +48,7 @@ const identityShapes: ClientCertificate[] = [
 ];
 
 // Must not compile (tsc fails on an unused @ts-expect-error, so each line is checked both ways):
-// @ts-expect-error only Bearer tokens are handed out until a binding (DPoP, mTLS) is supported
+// @ts-expect-error only Bearer, DPoP and mtls_pop tokens are handed out
 const pop: AccessToken['tokenType'] = 'pop';
 // @ts-expect-error a TokenStore needs lookup()
 const noLookup: TokenStore = { close: async () => {} };
