@@ -39,7 +39,7 @@ import type { TokenResponse, TokenType } from './response.js';
  * credential is an Azure SDK `TokenCredential`. Frozen; the same object is
  * returned on every cache hit.
  */
-export interface AccessToken {
+export interface AccessToken<T extends TokenType = TokenType> {
   /** The access token. Treat it as a secret. */
   readonly token: string;
   /** Expiry, milliseconds since the epoch. */
@@ -47,7 +47,7 @@ export interface AccessToken {
   /** When this credential will fetch a new token, milliseconds since the epoch. */
   readonly refreshAfterTimestamp: number;
   /** How the token must be presented: `Bearer`, `DPoP` (with a proof) or `mtls_pop` (over mTLS). */
-  readonly tokenType: TokenType;
+  readonly tokenType: T;
 }
 
 /** A token response as cached: with the refresh time this cache chose. Frozen. */

@@ -123,10 +123,10 @@ export class TokenClient {
     tlsClient?: () => Promise<TlsClientCertificate>,
   ) {
     const { clientAuthentication, proofOfPossession } = options.binding;
-    if (tlsClient === undefined && (clientAuthentication !== 'private_key_jwt' || proofOfPossession === 'mtls')) {
+    if (tlsClient === undefined && (clientAuthentication !== 'private_key_jwt' || proofOfPossession !== undefined)) {
       throw new TokenRequestError(
         'ERR_INVALID_OPTIONS',
-        `${proofOfPossession === 'mtls' ? "proofOfPossession 'mtls'" : `clientAuthentication '${clientAuthentication}'`} needs a certificate credential (mutual TLS).`,
+        `${proofOfPossession === undefined ? `clientAuthentication '${clientAuthentication}'` : `proofOfPossession '${proofOfPossession}'`} needs a ClientCertificateCredential.`,
       );
     }
     this.#tlsClient = tlsClient;
