@@ -89,12 +89,11 @@ export function createAuthorizedFetch(
     return { response, nonceChallenge: fresh && response.status === 401 && /error="?use_dpop_nonce/.test(response.headers.get('www-authenticate') ?? '') };
   };
   return async (input, init) => {
-    let { response, nonceChallenge } = await send(input, init, false);
-    if (response.status !== 401 || !replayable(input, init)) return response;
-    await response.body?.cancel().catch(() => {});
+    const first = await send(input, init, false);
+    if (first.response.status !== 401 || !replayable(input, init)) return first.response;
+    await first.response.body?.cancel().catch(() => {});
     // A nonce challenge: the same token with a proof carrying the nonce; otherwise a new token.
-    ({ response } = await send(input, init, !nonceChallenge));
-    return response;
+    return (await send(input, init, !first.nonceChallenge)).response;
   };
 }
 

@@ -12,7 +12,7 @@ import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, exportJWK, im
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startBoundOidcServer, startBoundResourceServer, type BoundOidcServer, type BoundResourceServer } from '@x/devserver';
-import { ClientCertificateCredential, createAuthorizedFetch, type TokenEvent } from '../src/index.js';
+import { ClientCertificateCredential, createAuthorizedFetch, type TokenEvent, type TokenStoreKey } from '../src/index.js';
 import { makeCertificate, run, type TestCertificate } from './binding-support.js';
 
 const METHODS = ['private_key_jwt', 'self_signed_tls_client_auth', 'tls_client_auth'] as const;
@@ -197,4 +197,19 @@ test('use_dpop_nonce at the token endpoint and at the resource: one retry each',
     await nonceResource.close();
     await nonceServer.close();
   }
+});
+
+test('a token store is told the token type asked for and the DPoP key thumbprint (partition jkt=…)', async () => {
+  const keys: TokenStoreKey[] = [];
+  const tokenStore = { lookup: (request: { key: TokenStoreKey; fetch: () => Promise<never> }) => (keys.push(request.key), request.fetch()) };
+  const dpop = credential('private_key_jwt-dpop', daemon, { proofOfPossession: 'dpop', tokenStore });
+  const mtls = credential('self_signed_tls_client_auth-mtls', daemon, { clientAuthentication: 'self_signed_tls_client_auth', proofOfPossession: 'mtls', tokenStore });
+  await dpop.getToken('api.read');
+  await mtls.getToken('api.read');
+  const proof = await dpop.createDpopProof({ htm: 'GET', htu: resource.url });
+  const jkt = await calculateJwkThumbprint(decodeProtectedHeader(proof).jwk as JWK, 'sha256');
+  expect(keys.map((k) => [k.tokenType, k.partition, k.certificateThumbprint])).toEqual([
+    ['DPoP', `jkt=${jkt}`, daemon.x5tS256],
+    ['Bearer', undefined, daemon.x5tS256],
+  ]);
 });
