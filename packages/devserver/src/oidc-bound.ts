@@ -21,6 +21,8 @@ export interface BoundOidcServerOptions {
   tls: LoopbackTls & { clientCa?: string };
   /** Demand a DPoP nonce (RFC 9449 §8) on the token endpoint. @defaultValue false */
   requireDpopNonce?: boolean;
+  /** Publish `mtls_endpoint_aliases.token_endpoint` = `${issuer}/token?alias=mtls` in discovery (RFC 8705 §5). @defaultValue false */
+  mtlsEndpointAlias?: boolean;
 }
 
 /** A running {@link startBoundOidcServer}. */
@@ -28,6 +30,8 @@ export interface BoundOidcServer {
   issuer: string;
   tokenEndpoint: string;
   jwksUri: string;
+  /** Path and query of every request received, in order. */
+  readonly paths: readonly string[];
   close(): Promise<void>;
 }
 
@@ -38,15 +42,20 @@ function peer(ctx: KoaContextWithOIDC): TLSSocket {
 /** Starts the provider; access tokens are JWTs for `https://api.example.test`. */
 export async function startBoundOidcServer(options: BoundOidcServerOptions): Promise<BoundOidcServer> {
   let callback: ReturnType<Provider['callback']> | undefined;
+  const paths: string[] = [];
   const server = createServer(
     { cert: options.tls.cert, key: options.tls.key, ca: options.tls.clientCa, requestCert: true, rejectUnauthorized: false },
-    (req, res) => (callback === undefined ? res.writeHead(503).end() : callback(req, res)),
+    (req, res) => {
+      paths.push(req.url ?? '');
+      return callback === undefined ? res.writeHead(503).end() : callback(req, res);
+    },
   );
   await new Promise<void>((resolve) => server.listen(0, LOOPBACK, resolve));
   const issuer = `https://${LOOPBACK}:${(server.address() as AddressInfo).port}`;
   const resource = 'https://api.example.test';
   const configuration: Configuration = {
     clients: options.clients.map((client) => ({ grant_types: ['client_credentials'], response_types: [], redirect_uris: [], ...client })),
+    ...(options.mtlsEndpointAlias === true ? { discovery: { mtls_endpoint_aliases: { token_endpoint: `${issuer}/token?alias=mtls` } } } : {}),
     clientAuthMethods: ['private_key_jwt', 'self_signed_tls_client_auth', 'tls_client_auth'],
     features: {
       devInteractions: { enabled: false },
@@ -78,6 +87,7 @@ export async function startBoundOidcServer(options: BoundOidcServerOptions): Pro
     issuer,
     tokenEndpoint: `${issuer}/token`,
     jwksUri: `${issuer}/jwks`,
+    paths,
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();

@@ -213,3 +213,22 @@ test('a token store is told the token type asked for and the DPoP key thumbprint
     ['Bearer', undefined, daemon.x5tS256],
   ]);
 });
+
+test('discovery: TLS client authentication uses mtls_endpoint_aliases.token_endpoint (RFC 8705 §5), private_key_jwt the token_endpoint', async () => {
+  const aliased = await startBoundOidcServer({
+    clients: [
+      { client_id: 'tls', token_endpoint_auth_method: 'self_signed_tls_client_auth', jwks: { keys: [{ ...(await exportJWK(await importX509(daemon.certificatePem, 'RS256', { extractable: true }))), x5c: [new X509Certificate(daemon.certificatePem).raw.toString('base64')] }] } },
+      { client_id: 'jwt', token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...(await exportJWK(await importX509(daemon.certificatePem, 'RS256', { extractable: true }))), kid: 'daemon' }] } },
+    ],
+    tls: { cert: tlsCert.certificatePem, key: tlsCert.privateKeyPem },
+    mtlsEndpointAlias: true,
+  });
+  try {
+    const options = { tokenEndpoint: undefined, issuer: aliased.issuer };
+    await credential('tls', daemon, { ...options, clientAuthentication: 'self_signed_tls_client_auth' }).getToken('api.read');
+    await credential('jwt', daemon, options).getToken('api.read');
+    expect(aliased.paths.filter((p) => p.startsWith('/token'))).toEqual(['/token?alias=mtls', '/token']);
+  } finally {
+    await aliased.close();
+  }
+});
