@@ -117,19 +117,25 @@ export abstract class ClientCredentialsGrantCredential {
  * `certificatePassword` is `@azure/identity`'s name for `passphrase` (give one
  * of them; the empty string is a passphrase). `@azure/identity`'s forms
  * `{ certificatePath, certificatePassword? }` and `{ certificate: PEM,
- * certificatePassword? }` are thus accepted as they are.
+ * certificatePassword? }` are thus accepted as they are. An optional field may
+ * be given as `undefined` (e.g. straight from `process.env`): the same as absent.
  *
  * Given as a path, the file is reloaded when it changes (rotation without a
  * restart; see `certificateCheckIntervalMs`).
  */
 export type ClientCertificate =
   | string
-  | { readonly certificatePath: string; readonly keyPath?: string; readonly passphrase?: string; readonly certificatePassword?: string }
+  | {
+      readonly certificatePath: string;
+      readonly keyPath?: string | undefined;
+      readonly passphrase?: string | undefined;
+      readonly certificatePassword?: string | undefined;
+    }
   | {
       readonly certificate: string | Uint8Array;
-      readonly privateKey?: string | Uint8Array;
-      readonly passphrase?: string;
-      readonly certificatePassword?: string;
+      readonly privateKey?: string | Uint8Array | undefined;
+      readonly passphrase?: string | undefined;
+      readonly certificatePassword?: string | undefined;
     }
   | CertificateCredential;
 
