@@ -6,13 +6,6 @@
 // (`tsc -b`, before this) still type-checks and writes the .d.ts that `exports`
 // names. Why: loading one file instead of 20–30 ES modules is most of a cold
 // start (issue 12); bench/figures/first-token.mjs measures it.
-//
-// Node's built-in modules are taken with process.getBuiltinModule (Node ≥ 20.16)
-// rather than `import`: an ES-module facade of a built-in reads every export,
-// which runs its lazy getters (node:crypto's webcrypto, node:fs's streams and
-// promises) and cost 20 ms of a 70 ms import here; the module objects are the
-// same either way. A loader hook that intercepts `node:` imports therefore does
-// not see the bundles' uses of built-ins.
 // usage: node scripts/bundle.mjs   (part of `pnpm build`)
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,15 +15,6 @@ import { build } from 'esbuild';
 const PACKAGES = ['assertion', 'token', 'token-redis', 'pkcs11'];
 const root = fileURLToPath(new URL('../', import.meta.url));
 const OUT = './dist/bundle/';
-
-/** `import … from 'node:x'` → the module object from process.getBuiltinModule('node:x'), as a CommonJS module esbuild reads named imports from. */
-const builtins = {
-  name: 'builtins',
-  setup(b) {
-    b.onResolve({ filter: /^node:/ }, ({ path }) => ({ path, namespace: 'builtin' }));
-    b.onLoad({ filter: /.*/, namespace: 'builtin' }, ({ path }) => ({ contents: `module.exports = process.getBuiltinModule(${JSON.stringify(path)});`, loader: 'js' }));
-  },
-};
 
 /** src/<name>.ts for every `exports` target ./dist/bundle/<name>.js. */
 function entryPoints(dir) {
@@ -59,7 +43,6 @@ await Promise.all(
       sourcemap: 'linked',
       sourcesContent: false, // the maps name ../../src/*.ts, which the package ships
       legalComments: 'none',
-      plugins: [builtins],
       logLevel: 'warning',
     });
   }),
