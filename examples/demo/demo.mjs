@@ -4,6 +4,7 @@
 // --entra an endpoint that behaves as Microsoft Entra ID v2), a token obtained
 // exactly as a daemon would, a second one from the cache, and a protected API
 // that accepts it. Nothing is mocked. Usage: node demo.mjs [--entra] [--json]
+// node demo.mjs --mtls | --dpop: a sender-constrained token instead (bound.mjs).
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,11 +17,27 @@ import { makeSelfSignedPfx } from '@x/examples-shared';
 import { ClientCertificateCredential } from '@x/token';
 
 const { values: flags } = parseArgs({
-  options: { entra: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+  options: {
+    entra: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    mtls: { type: 'boolean', default: false },
+    dpop: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h' },
+  },
 });
 if (flags.help) {
-  console.log('usage: pnpm demo [--entra] [--json]');
+  console.log('usage: pnpm demo [--entra] [--json] | pnpm demo --mtls | pnpm demo --dpop');
   process.exit(0);
+}
+if (flags.mtls || flags.dpop) {
+  const { runBoundDemo } = await import('./bound.mjs');
+  try {
+    await runBoundDemo(flags.mtls ? 'mtls' : 'dpop', (line) => console.log(line));
+  } catch (error) {
+    console.error(`demo failed: ${error?.code ?? error?.name}: ${error?.message}`);
+    process.exitCode = 1;
+  }
+  process.exit();
 }
 
 const CLIENT_ID = 'demo-daemon';

@@ -39,5 +39,6 @@ export {
   type BindingErrorCode,
   type DpopCheck,
 } from './binding-verify.js';
+export { startBoundResourceServer, type BoundResourceServer, type BoundResourceServerOptions } from './bound-resource.js';
 export { startEntraMtlsServer, type EntraMtlsServer, type EntraMtlsServerOptions } from './entra-mtls.js';
 export { startBoundOidcServer, type BoundOidcServer, type BoundOidcServerOptions } from './oidc-bound.js';

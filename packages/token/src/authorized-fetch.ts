@@ -1,12 +1,17 @@
 /**
- * Calling a protected resource with the token: a `fetch` that adds
- * `Authorization: Bearer …` (RFC 6750 §2.1) and, when the resource answers
- * 401, fetches a new token once and repeats the request.
+ * Calling a protected resource with the token, presented as its type
+ * requires: `Authorization: Bearer …` (RFC 6750 §2.1; a certificate-bound
+ * token over the credential's mutual-TLS connection, RFC 8705 §3),
+ * `Authorization: DPoP …` with a `DPoP` proof (RFC 9449 §7.1), or
+ * `Authorization: mtls_pop …` over mutual TLS (Entra mTLS PoP). When the
+ * resource answers 401, a new token is fetched once and the request repeated.
  *
  * @module
  */
 import type { AccessToken } from './cache.js';
 import type { GetTokenOptions } from './client.js';
+import type { DpopProofInput } from './binding/dpop.js';
+import { TokenRequestError } from './errors.js';
 import { checkResourceUrl, fetchResource, type Connection } from './transport.js';
 
 /**
@@ -17,6 +22,8 @@ import { checkResourceUrl, fetchResource, type Connection } from './transport.js
 export interface RefreshableTokenSource {
   getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken>;
   connection?(): Promise<Connection>;
+  /** Signs a DPoP proof with the key the credential's DPoP tokens are bound to (needed for `DPoP` tokens). */
+  createDpopProof?(input: DpopProofInput): Promise<string>;
 }
 
 /** Options of {@link createAuthorizedFetch}. */
@@ -35,7 +42,12 @@ export interface AuthorizedFetchOptions {
  * the token. The token is sent only under the token endpoint's URL policy:
  * `https:`, or `http:` to loopback (RFC 6750 §5.3: bearer tokens need TLS).
  *
- * @throws {@link TokenRequestError} `ERR_INVALID_OPTIONS` (a rejected call) for any other URL, before a token is fetched
+ * A DPoP resource that answers 401 with `error="use_dpop_nonce"` and a
+ * `DPoP-Nonce` gets the request once more with a proof carrying the nonce
+ * (RFC 9449 §9); the nonce is kept per origin for later calls.
+ *
+ * @throws {@link TokenRequestError} `ERR_INVALID_OPTIONS` (a rejected call) for any other URL, before a token is fetched;
+ *   `ERR_UNSUPPORTED_TOKEN_TYPE` for a `DPoP` token from a source that cannot sign proofs, or a token type it cannot present
  *
  * @example
  * ```ts
@@ -49,21 +61,39 @@ export function createAuthorizedFetch(
   options: AuthorizedFetchOptions = {},
 ): (input: string | URL | Request, init?: RequestInit) => Promise<Response> {
   let connection: Promise<Connection> | undefined;
+  /** The latest `DPoP-Nonce` of each resource origin (RFC 9449 §9). */
+  const nonces = new Map<string, string>();
   const send = async (input: string | URL | Request, init: RequestInit | undefined, forceRefresh: boolean) => {
     checkResourceUrl(input); // before a token is fetched
-    const { token } = await credential.getToken(scopes, { abortSignal: init?.signal ?? undefined, forceRefresh });
+    const { token, tokenType } = await credential.getToken(scopes, { abortSignal: init?.signal ?? undefined, forceRefresh });
     const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
-    headers.set('authorization', `Bearer ${token}`);
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
+    if (tokenType === 'DPoP') {
+      if (credential.createDpopProof === undefined) {
+        throw new TokenRequestError('ERR_UNSUPPORTED_TOKEN_TYPE', 'A DPoP token needs a credential that signs DPoP proofs; it is never sent as Bearer.');
+      }
+      const nonce = nonces.get(url.origin);
+      headers.set('dpop', await credential.createDpopProof({ htm: method, htu: url.href, accessToken: token, ...(nonce === undefined ? {} : { nonce }) }));
+    } else if (tokenType !== 'Bearer' && tokenType !== 'mtls_pop') {
+      throw new TokenRequestError('ERR_UNSUPPORTED_TOKEN_TYPE', 'The token has a type this package cannot present; it is never sent as Bearer.');
+    }
+    headers.set('authorization', `${tokenType} ${token}`);
     connection ??= credential.connection?.() ?? Promise.resolve({});
     const { dispatcher } = await connection;
     const via: Connection = { ...(options.fetch === undefined ? {} : { fetch: options.fetch }), ...(dispatcher === undefined ? {} : { dispatcher }) };
-    return fetchResource(input, { ...init, headers }, via);
+    const response = await fetchResource(input, { ...init, headers }, via);
+    const nonce = tokenType === 'DPoP' ? response.headers.get('dpop-nonce') : null;
+    const fresh = nonce !== null && nonce !== '' && nonce.length <= 1024 && nonce !== nonces.get(url.origin);
+    if (fresh) nonces.set(url.origin, nonce);
+    return { response, nonceChallenge: fresh && response.status === 401 && /error="?use_dpop_nonce/.test(response.headers.get('www-authenticate') ?? '') };
   };
   return async (input, init) => {
-    const response = await send(input, init, false);
-    if (response.status !== 401 || !replayable(input, init)) return response;
-    await response.body?.cancel().catch(() => {});
-    return send(input, init, true);
+    const first = await send(input, init, false);
+    if (first.response.status !== 401 || !replayable(input, init)) return first.response;
+    await first.response.body?.cancel().catch(() => {});
+    // A nonce challenge: the same token with a proof carrying the nonce; otherwise a new token.
+    return (await send(input, init, !first.nonceChallenge)).response;
   };
 }
 

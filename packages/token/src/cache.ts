@@ -32,21 +32,22 @@ import { TokenRequestError } from './errors.js';
 import { describeError } from './redact.js';
 import { MAX_RETRY_AFTER_MS } from './retry.js';
 import type { EventSink } from './events.js';
-import type { TokenResponse } from './response.js';
+import type { TokenResponse, TokenType } from './response.js';
 
 /**
  * An access token in the shape of `@azure/core-auth`'s `AccessToken`, so a
  * credential is an Azure SDK `TokenCredential`. Frozen; the same object is
  * returned on every cache hit.
  */
-export interface AccessToken {
+export interface AccessToken<T extends TokenType = TokenType> {
   /** The access token. Treat it as a secret. */
   readonly token: string;
   /** Expiry, milliseconds since the epoch. */
   readonly expiresOnTimestamp: number;
   /** When this credential will fetch a new token, milliseconds since the epoch. */
   readonly refreshAfterTimestamp: number;
-  readonly tokenType: 'Bearer';
+  /** How the token must be presented: `Bearer`, `DPoP` (with a proof) or `mtls_pop` (over mTLS). */
+  readonly tokenType: T;
 }
 
 /** A token response as cached: with the refresh time this cache chose. Frozen. */

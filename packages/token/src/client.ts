@@ -16,10 +16,12 @@ import { redact, sanitizeError } from './redact.js';
 import type { EventSink } from './events.js';
 import type { ResolvedOptions } from './options.js';
 import { abortable, abortError } from './abort.js';
-import { createDispatcher } from './dispatcher.js';
+import { createDispatcher, type TlsClientCertificate } from './dispatcher.js';
+import { generateDpopKey, type DpopKey, type DpopProofInput } from './binding/dpop.js';
+import { expectedTokenType, isBoundResponse } from './binding/token-type.js';
 import { postForm, type Connection, type HttpOptions } from './transport.js';
-import { displayUrl } from './url-policy.js';
-import { processTokenResponse, type TokenResponse } from './response.js';
+import { displayUrl, urlProblem } from './url-policy.js';
+import { parseJsonObject, processTokenResponse, type TokenResponse } from './response.js';
 import { withRetries } from './retry.js';
 import type { TokenStoreEvent } from './store.js';
 import { storeLookup } from './store-lookup.js';
@@ -100,9 +102,17 @@ export class TokenClient {
   #discovered: { readonly tokenEndpoint: string; readonly until: number } | undefined;
   #discovery: Promise<string> | undefined;
   #connection: Promise<Connection> | undefined;
+  readonly #tlsClient: (() => Promise<TlsClientCertificate>) | undefined;
+  #dpopKey: Promise<DpopKey> | undefined;
+  /** `jkt=<thumbprint>` once the DPoP key exists (the cache partition segment). */
+  #jktSegment: string | undefined;
+  /** The token endpoint's latest `DPoP-Nonce` (RFC 9449 §8). */
+  #dpopNonce: string | undefined;
 
   /**
    * @param clientKey - the certificate in use, for a token store's key and key material
+   * @param tlsClient - the certificate and key (PEM) for mutual TLS; required by `clientAuthentication`
+   *   `tls_client_auth` / `self_signed_tls_client_auth` and `proofOfPossession: 'mtls'`
    */
   constructor(
     clientId: string,
@@ -110,7 +120,16 @@ export class TokenClient {
     authenticate: ClientAuthentication,
     events: EventSink,
     clientKey: () => Promise<ClientKey> = () => Promise.resolve(NO_CLIENT_KEY),
+    tlsClient?: () => Promise<TlsClientCertificate>,
   ) {
+    const { clientAuthentication, proofOfPossession } = options.binding;
+    if (tlsClient === undefined && (clientAuthentication !== 'private_key_jwt' || proofOfPossession !== undefined)) {
+      throw new TokenRequestError(
+        'ERR_INVALID_OPTIONS',
+        `${proofOfPossession === undefined ? `clientAuthentication '${clientAuthentication}'` : `proofOfPossession '${proofOfPossession}'`} needs a ClientCertificateCredential.`,
+      );
+    }
+    this.#tlsClient = tlsClient;
     this.#clientId = clientId;
     this.#options = options;
     this.#authenticate = authenticate;
@@ -125,13 +144,53 @@ export class TokenClient {
     const key =
       typeof scopes === 'string' ? scopes : Array.isArray(scopes) ? (scopes.length === 1 ? scopes[0] : scopes.join(' ')) : undefined;
     if (key !== undefined && options?.forceRefresh !== true && !options?.claims && options?.abortSignal?.aborted !== true) {
-      const hit = this.#cache.hit(options?.enableCae === true ? `${key}\n${CAE_PARTITION}` : key);
+      const partition = this.#partition(options?.enableCae === true);
+      const hit = partition === null ? undefined : this.#cache.hit(partition === undefined ? key : `${key}\n${partition}`);
       if (hit !== undefined) {
         if (this.#events.active) this.#events.emit({ type: 'cache-hit', scope: key });
         return hit;
       }
     }
     return this.#lookup(scopes, options).then((entry) => entry.token);
+  }
+
+  /**
+   * The cache partition (segments joined with ';': `cae`, `jkt=<thumbprint>`), `undefined` without one,
+   * `null` while the DPoP key is still being made.
+   */
+  #partition(cae: boolean): string | undefined | null {
+    const segments = cae ? [CAE_PARTITION] : [];
+    if (this.#options.binding.proofOfPossession === 'dpop') {
+      if (this.#jktSegment === undefined) return null;
+      segments.push(this.#jktSegment);
+    }
+    return segments.length === 0 ? undefined : segments.join(';');
+  }
+
+  /** This client's ephemeral DPoP key (RFC 9449), made on first use. */
+  dpopKey(): Promise<DpopKey> {
+    this.#dpopKey ??= generateDpopKey(this.#options.binding.dpopAlgorithm).then((key) => {
+      this.#jktSegment = `jkt=${key.jkt}`;
+      return key;
+    });
+    return this.#dpopKey;
+  }
+
+  /**
+   * A DPoP proof by this client's key for a resource call (RFC 9449 §7.1).
+   *
+   * @throws {@link TokenRequestError} `ERR_INVALID_OPTIONS` when the client does not use DPoP
+   */
+  createDpopProof(input: DpopProofInput): Promise<string> {
+    if (this.#options.binding.proofOfPossession !== 'dpop') {
+      return Promise.reject(new TokenRequestError('ERR_INVALID_OPTIONS', "This credential does not use proofOfPossession 'dpop'."));
+    }
+    return this.dpopKey().then((key) => key.createDpopProof(input));
+  }
+
+  /** Mutual TLS is on: TLS client authentication or certificate-bound tokens. */
+  get #mutualTls(): boolean {
+    return this.#tlsClient !== undefined && (this.#options.binding.clientAuthentication !== 'private_key_jwt' || this.#options.binding.proofOfPossession === 'mtls');
   }
 
   /** See `ClientCertificateCredential.getTokenResponse`. */
@@ -155,8 +214,9 @@ export class TokenClient {
     )
       .then(
         (metadata) => {
-          this.#discovered = { tokenEndpoint: metadata.token_endpoint, until: now() + DISCOVERY_TTL_MS };
-          return metadata.token_endpoint;
+          const tokenEndpoint = (this.#mutualTls ? mtlsAlias(metadata) : undefined) ?? metadata.token_endpoint;
+          this.#discovered = { tokenEndpoint, until: now() + DISCOVERY_TTL_MS };
+          return tokenEndpoint;
         },
         (error: unknown) => {
           if (known === undefined) throw error;
@@ -172,7 +232,10 @@ export class TokenClient {
 
   /** How this client's requests reach the network: its fetch and dispatcher, made on first use. */
   connection(): Promise<Connection> {
-    this.#connection ??= createDispatcher(this.#options.network).then((dispatcher) => ({
+    const tlsClient = this.#mutualTls ? this.#tlsClient : undefined;
+    this.#connection ??= (tlsClient === undefined ? Promise.resolve(undefined) : tlsClient())
+      .then((client) => createDispatcher(this.#options.network, client))
+      .then((dispatcher) => ({
       ...(this.#options.fetch === undefined ? {} : { fetch: this.#options.fetch }),
       ...(dispatcher === undefined ? {} : { dispatcher }),
     }));
@@ -199,9 +262,11 @@ export class TokenClient {
   async #lookupRaw(scopes: unknown, options: GetTokenOptions | undefined): Promise<CacheEntry> {
     const scope = scopeKey(scopes);
     const parameters = this.#scopeParameters(scope);
-    const partition = options?.enableCae === true ? CAE_PARTITION : undefined;
+    if (this.#options.binding.proofOfPossession === 'dpop') await this.dpopKey();
+    const cae = options?.enableCae === true;
+    const partition = this.#partition(cae) ?? undefined;
     const challenge = options?.claims ? options.claims : undefined;
-    const claims = claimsParameter(challenge, partition !== undefined);
+    const claims = claimsParameter(challenge, cae);
     if (options?.abortSignal?.aborted) throw abortError();
     const body = claims === undefined ? parameters : { ...parameters, claims };
     const request = () => this.#requestToken(scope, body);
@@ -231,7 +296,7 @@ export class TokenClient {
         clientId: this.#clientId,
         scopes: parameters.scope ?? parameters.resource ?? '',
         certificateThumbprint: clientKey.certificateThumbprint,
-        tokenType: 'Bearer',
+        tokenType: expectedTokenType(this.#options.binding),
         partition,
       }),
       isFresh: (response) => isFresh(response, now()),
@@ -269,22 +334,32 @@ export class TokenClient {
     const events = this.#events;
     const response = await withRetries(
       async (attempt, remainingMs) => {
-        const authentication = await this.#authenticate(endpoint);
-        const body = clientCredentialsGrantBody({ client_id: this.#clientId, ...parameters, ...authentication });
+        const binding = this.#options.binding;
+        // RFC 8705 §2 and Entra mTLS PoP: the TLS connection authenticates the client, no assertion.
+        const tlsAuthenticated = binding.clientAuthentication !== 'private_key_jwt' || (binding.entra && binding.proofOfPossession === 'mtls');
+        const entraPop: Record<string, string> = binding.entra && binding.proofOfPossession === 'mtls' ? { token_type: 'mtls_pop' } : {};
+        let authentication = tlsAuthenticated ? {} : await this.#authenticate(endpoint);
+        const body = () => clientCredentialsGrantBody({ client_id: this.#clientId, ...parameters, ...entraPop, ...authentication });
         // Entra ID logs this id and answers it back as `correlation_id` (MSAL sends it too).
         const requestId = randomUUID();
         events.emit({ type: 'request', endpoint: shown, scope, attempt, requestId });
         const requestedAt = this.#options.now();
         const started = performance.now();
-        const answer = await postForm(endpoint, body, await this.#http(remainingMs), {
-          'client-request-id': requestId,
-          'return-client-request-id': 'true',
-        });
+        const http = await this.#http(remainingMs);
+        const headers = { 'client-request-id': requestId, 'return-client-request-id': 'true' };
+        let answer = await postForm(endpoint, body(), http, await this.#dpopHeader(endpoint, headers));
+        // RFC 9449 §8: one retry with the nonce the server demands (and a fresh assertion: a jti is used once).
+        if (binding.proofOfPossession === 'dpop' && this.#takeDpopNonce(answer)) {
+          if (!tlsAuthenticated) authentication = await this.#authenticate(endpoint);
+          answer = await postForm(endpoint, body(), http, await this.#dpopHeader(endpoint, headers));
+          this.#takeDpopNonce(answer);
+        }
         const durationMs = Math.round(performance.now() - started);
         events.emit({ type: 'response', endpoint: shown, scope, attempt, status: answer.status, durationMs });
         // The credential this attempt sent is redacted from anything the server says back.
         const secrets = Object.entries(authentication).flatMap(([name, value]) => (name === 'client_assertion_type' ? [] : [value]));
-        return usableOnArrival(processTokenResponse(answer, requestedAt, secrets), this.#options.now(), answer.status);
+        const response = processTokenResponse(answer, requestedAt, secrets);
+        return usableOnArrival(checkTokenType(response, this.#options.binding, answer.status), this.#options.now(), answer.status);
       },
       this.#options.retry,
       ({ attempt, delayMs, error }) =>
@@ -300,6 +375,23 @@ export class TokenClient {
     return response;
   }
 
+  /** `headers` plus a fresh `DPoP` proof for a POST to `endpoint` when the client uses DPoP. */
+  async #dpopHeader(endpoint: string, headers: Record<string, string>): Promise<Record<string, string>> {
+    if (this.#options.binding.proofOfPossession !== 'dpop') return headers;
+    const key = await this.dpopKey();
+    const nonce = this.#dpopNonce;
+    return { ...headers, dpop: await key.createDpopProof({ htm: 'POST', htu: endpoint, ...(nonce === undefined ? {} : { nonce }) }) };
+  }
+
+  /** Keeps the answer's `DPoP-Nonce`; true when the answer is a `use_dpop_nonce` error with a new nonce to retry with. */
+  #takeDpopNonce(answer: { status: number; headers: Headers; body: Uint8Array }): boolean {
+    const nonce = answer.headers.get('dpop-nonce');
+    if (nonce === null || nonce === '' || nonce.length > 1024) return false;
+    const fresh = nonce !== this.#dpopNonce;
+    this.#dpopNonce = nonce;
+    return fresh && answer.status === 400 && parseJsonObject(answer)?.error === 'use_dpop_nonce';
+  }
+
   async #http(remainingMs: number): Promise<HttpOptions> {
     return {
       ...(await this.connection()),
@@ -311,6 +403,38 @@ export class TokenClient {
 
 /** How long a discovered token endpoint is used before discovery runs again: 24 h. */
 export const DISCOVERY_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** RFC 8705 §5: the mTLS alias of the token endpoint, when the metadata has a usable one. */
+function mtlsAlias(metadata: object): string | undefined {
+  const aliases = (metadata as { mtls_endpoint_aliases?: unknown }).mtls_endpoint_aliases;
+  const alias = typeof aliases === 'object' && aliases !== null ? (aliases as { token_endpoint?: unknown }).token_endpoint : undefined;
+  return typeof alias === 'string' && urlProblem(alias) === undefined ? alias : undefined;
+}
+
+/**
+ * The token type must be the one asked for: `DPoP` for `dpop`, `mtls_pop` for Entra mTLS PoP, a bound
+ * `Bearer` (`cnf.x5t#S256` in a JWT) for RFC 8705 `mtls`, `Bearer` otherwise.
+ *
+ * @throws {@link TokenRequestError} `ERR_TOKEN_NOT_BOUND` (an unbound Bearer token for a bound request, unless
+ *   `allowTokenTypeDowngrade`), `ERR_UNSUPPORTED_TOKEN_TYPE` (another type than asked for)
+ */
+function checkTokenType(response: TokenResponse, binding: ResolvedOptions['binding'], status: number): TokenResponse {
+  const expected = expectedTokenType(binding);
+  if (binding.proofOfPossession !== undefined && !isBoundResponse(response, binding)) {
+    if (response.tokenType === 'Bearer') {
+      if (binding.allowTokenTypeDowngrade) return response;
+      throw new TokenRequestError(
+        'ERR_TOKEN_NOT_BOUND',
+        `proofOfPossession '${binding.proofOfPossession}' was asked for and the server answered an unbound Bearer token: refused (allowTokenTypeDowngrade accepts it).`,
+        { status },
+      );
+    }
+  }
+  if (response.tokenType !== expected) {
+    throw new TokenRequestError('ERR_UNSUPPORTED_TOKEN_TYPE', `The token response has token_type ${response.tokenType}; this credential asked for ${expected}.`, { status });
+  }
+  return response;
+}
 
 /** The form body of a client credentials token request (RFC 6749 §4.4.2): `grant_type`, then `parameters` in order. */
 function clientCredentialsGrantBody(parameters: Readonly<Record<string, string>>): URLSearchParams {

@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { X509Certificate } from 'node:crypto';
 import { inspect } from 'node:util';
 import {
   CertificateCredential,
@@ -32,11 +33,14 @@ import {
 } from '@x/assertion';
 import { z } from 'zod';
 import type { AccessToken, CachedTokenResponse } from './cache.js';
+import type { TokenType } from './response.js';
 import type { Connection } from './transport.js';
+import type { TlsClientCertificate } from './dispatcher.js';
+import type { DpopProofInput } from './binding/dpop.js';
 import { TokenClient, type ClientAuthentication, type GetTokenOptions } from './client.js';
 import { TokenRequestError } from './errors.js';
 import { EventSink } from './events.js';
-import { parseOptions, resolveOptions, tokenCredentialOptionsShape, type ResolvedOptions, type TokenCredentialOptions } from './options.js';
+import { parseOptions, resolveOptions, tokenCredentialOptionsShape, type ProofOfPossession, type ResolvedOptions, type TokenCredentialOptions } from './options.js';
 import { ReloadingCertificate } from './rotation.js';
 import { isPkcs11Uri, Pkcs11KeySource, type HardwareKey } from './pkcs11.js';
 import { storeKeyMaterial } from './store-lookup.js';
@@ -46,7 +50,7 @@ import { TenantClients } from './tenants.js';
  * What the three credentials share: `getToken`, `getTokenResponse` and safe
  * printing, over one {@link TokenClient}. Not constructed directly.
  */
-export abstract class ClientCredentialsGrantCredential {
+export abstract class ClientCredentialsGrantCredential<T extends TokenType = 'Bearer'> {
   readonly #tenants: TenantClients;
 
   protected constructor(tenants: TenantClients) {
@@ -63,10 +67,11 @@ export abstract class ClientCredentialsGrantCredential {
    * @throws {@link TokenRequestError} (`ERR_ABORTED` named `AbortError`; `ERR_TENANT_NOT_ALLOWED`; `ERR_INVALID_OPTIONS`
    *   for bad `claims`); for a certificate, `@x/assertion`'s `CredentialError` when it cannot be loaded or used
    */
-  getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken> {
-    if (options?.tenantId === undefined) return this.#tenants.home.getToken(scopes, options);
+  getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken<T>> {
+    // The client checked the token type against the one asked for (T follows proofOfPossession).
+    if (options?.tenantId === undefined) return this.#tenants.home.getToken(scopes, options) as Promise<AccessToken<T>>;
     try {
-      return this.#tenants.client(options.tenantId).getToken(scopes, options);
+      return this.#tenants.client(options.tenantId).getToken(scopes, options) as Promise<AccessToken<T>>;
     } catch (error) {
       return Promise.reject(error as Error);
     }
@@ -92,6 +97,15 @@ export abstract class ClientCredentialsGrantCredential {
    */
   connection(): Promise<Connection> {
     return this.#tenants.home.connection();
+  }
+
+  /**
+   * A DPoP proof (RFC 9449 §4.2, §7.1) by this credential's ephemeral key, for `createAuthorizedFetch`.
+   *
+   * @throws {@link TokenRequestError} `ERR_INVALID_OPTIONS` unless `proofOfPossession` is `'dpop'`
+   */
+  createDpopProof(input: DpopProofInput): Promise<string> {
+    return this.#tenants.home.createDpopProof(input);
   }
 
   toJSON(): Record<string, unknown> {
@@ -259,7 +273,7 @@ function tenantClients(
  * const { token } = await credential.getToken('https://graph.microsoft.com/.default');
  * ```
  */
-export class ClientCertificateCredential extends ClientCredentialsGrantCredential {
+export class ClientCertificateCredential<P extends ProofOfPossession | undefined = undefined> extends ClientCredentialsGrantCredential<BoundTokenType<P>> {
   readonly #certificate: ReloadingCertificate | LoadedCertificate | Pkcs11KeySource;
 
   /**
@@ -269,7 +283,12 @@ export class ClientCertificateCredential extends ClientCredentialsGrantCredentia
    * @param options - see {@link ClientCertificateCredentialOptions}
    * @throws {@link TokenRequestError} `ERR_INVALID_OPTIONS`
    */
-  constructor(tenantId: string, clientId: string, certificate: ClientCertificate, options: ClientCertificateCredentialOptions = {}) {
+  constructor(
+    tenantId: string,
+    clientId: string,
+    certificate: ClientCertificate,
+    options: ClientCertificateCredentialOptions & { readonly proofOfPossession?: P } = {},
+  ) {
     const parsed = parseOptions(certificateOptionsSchema, options, 'ClientCertificateCredential options');
     const resolved = resolveOptions(tenantId, clientId, parsed);
     const input = parseCertificate(certificate);
@@ -308,7 +327,8 @@ export class ClientCertificateCredential extends ClientCredentialsGrantCredentia
       const keyMaterial = async () => (credential instanceof CertificateCredential ? storeKeyMaterial(credential) : undefined);
       return { certificateThumbprint: certificateOf(credential).thumbprints['x5t#S256'], keyMaterial };
     };
-    super(tenantClients(tenantId, clientId, parsed, (options) => new TokenClient(clientId, options, authenticate, events, clientKey)));
+    const tlsClient = async () => tlsClientCertificate(await source.current());
+    super(tenantClients(tenantId, clientId, parsed, (options) => new TokenClient(clientId, options, authenticate, events, clientKey, tlsClient)));
     this.#certificate = source;
   }
 
@@ -317,6 +337,28 @@ export class ClientCertificateCredential extends ClientCredentialsGrantCredentia
     return { ...super.toJSON(), certificate: this.#certificate.toJSON() };
   }
 }
+
+/**
+ * The certificate chain and key as PEM for Node's TLS (RFC 8705 §2). Node's handshake needs the key in memory.
+ *
+ * @throws {@link TokenRequestError} `ERR_INVALID_OPTIONS` for a PKCS#11 key
+ */
+function tlsClientCertificate(credential: CertificateCredential | HardwareKey): TlsClientCertificate {
+  if (!(credential instanceof CertificateCredential)) {
+    throw new TokenRequestError('ERR_INVALID_OPTIONS', 'Mutual TLS needs the private key in memory: a PKCS#11 key signs assertions and DPoP proofs, not TLS handshakes.');
+  }
+  return {
+    certificatePem: credential.chain.map((der) => new X509Certificate(der).toString()).join(''),
+    privateKeyPem: credential.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+  };
+}
+
+/**
+ * The token types a certificate credential can hand out: `Bearer` without `proofOfPossession`; `DPoP` with `'dpop'`;
+ * `Bearer` (RFC 8705) or `mtls_pop` (Entra) with `'mtls'`; `Bearer` also when `allowTokenTypeDowngrade`. Only the
+ * plain form is an `@azure/core-auth` `TokenCredential`: a bound token is not a bearer token.
+ */
+export type BoundTokenType<P extends ProofOfPossession | undefined> = P extends 'dpop' ? 'DPoP' | 'Bearer' : P extends 'mtls' ? 'Bearer' | 'mtls_pop' : 'Bearer';
 
 function certificateOf(credential: CertificateCredential | HardwareKey): CertificateInfo {
   return credential instanceof CertificateCredential ? credential : credential.certificate;

@@ -15,8 +15,8 @@ import { ClientCertificateCredential, ClientSecretCredential, type ClientCertifi
 import { TokenRequestError } from './errors.js';
 import type { Connection } from './transport.js';
 
-/** Options of {@link EnvironmentCredential}: those of `ClientCertificateCredential`, which win over the variables, and `env`. */
-export interface EnvironmentCredentialOptions extends ClientCertificateCredentialOptions {
+/** Options of {@link EnvironmentCredential}: those of `ClientCertificateCredential` (no `proofOfPossession`: a drop-in hands out bearer tokens), which win over the variables, and `env`. */
+export interface EnvironmentCredentialOptions extends Omit<ClientCertificateCredentialOptions, 'proofOfPossession'> {
   /** Where to read the variables. Default `process.env`, read once, in the constructor. */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
@@ -96,7 +96,7 @@ export class EnvironmentCredential {
   }
 
   /** See `ClientCertificateCredential.getToken`. */
-  getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken> {
+  getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken<'Bearer'>> {
     return this.#credential.getToken(scopes, options);
   }
 

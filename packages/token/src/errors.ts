@@ -25,10 +25,15 @@ export const TokenErrorCode = {
   /** A token response whose `expires_in` is missing or nonsense (no token without a known expiry), or a token already within the expiry margin on arrival. */
   INVALID_TOKEN_RESPONSE: 'ERR_INVALID_TOKEN_RESPONSE',
   /**
-   * A token response whose `token_type` is not `Bearer` (e.g. `pop`, `DPoP`): refused until its binding is
-   * supported, so a sender-constrained token is never sent as a bearer token.
+   * A token response whose `token_type` is not one this package can present (`Bearer`, `DPoP`, `mtls_pop`), or
+   * a bound type the credential did not ask for: never sent as a bearer token.
    */
   UNSUPPORTED_TOKEN_TYPE: 'ERR_UNSUPPORTED_TOKEN_TYPE',
+  /**
+   * `proofOfPossession` was asked for and the server answered an unbound token (`Bearer` without `cnf`):
+   * refused unless `allowTokenTypeDowngrade` (RFC 9449 §5, RFC 8705 §3).
+   */
+  TOKEN_NOT_BOUND: 'ERR_TOKEN_NOT_BOUND',
   /** The response body exceeded `maxResponseBytes`. */
   RESPONSE_TOO_LARGE: 'ERR_RESPONSE_TOO_LARGE',
   /** An attempt exceeded `timeoutMs` (or the retry budget's remaining time). */

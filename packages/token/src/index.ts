@@ -25,12 +25,13 @@ export {
   type AssertionContext,
 } from './credentials.js';
 export { EnvironmentCredential, type EnvironmentCredentialOptions } from './environment.js';
-export type { TokenCredentialOptions } from './options.js';
+export type { TokenCredentialOptions, ClientAuthenticationMethod, ProofOfPossession } from './options.js';
+export type { DpopAlgorithm, DpopProofInput } from './binding/dpop.js';
 export type { Connection } from './transport.js';
 export { isPkcs11Uri, openPkcs11Key, type HardwareKey } from './pkcs11.js';
 export type { GetTokenOptions } from './client.js';
 export { EXPIRY_MARGIN_MS, type AccessToken, type CachedTokenResponse } from './cache.js';
-export type { TokenResponse } from './response.js';
+export type { TokenResponse, TokenType } from './response.js';
 export type { TokenStore, TokenStoreKey, TokenStoreRequest, TokenStoreEvent, TokenStoreEventType } from './store.js';
 export { TokenRequestError, TokenErrorCode, isTokenRequestError, type TokenRequestErrorDetails } from './errors.js';
 export { redact, sanitizeError } from './redact.js';

@@ -13,6 +13,7 @@ import { DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT_MS } from './transport.js';
 import { parseSecureUrl } from './url-policy.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
 import type { TokenStore } from './store.js';
+import type { DpopAlgorithm } from './binding/dpop.js';
 
 /**
  * Options shared by every credential. Where to send the request is chosen by
@@ -77,6 +78,39 @@ export interface TokenCredentialOptions {
    * its token is due, never on a hit. Default: none (the in-process cache only).
    */
   readonly tokenStore?: TokenStore;
+  /**
+   * How the client proves itself at the token endpoint. `'private_key_jwt'` (default): a client assertion
+   * (RFC 7523). `'tls_client_auth'` / `'self_signed_tls_client_auth'` (RFC 8705 §2): the certificate and key
+   * authenticate the TLS connection and no `client_assertion` is sent; the endpoint is discovery's
+   * `mtls_endpoint_aliases.token_endpoint` when there is one (§5). TLS variants need a certificate credential
+   * whose key is in memory (not PKCS#11).
+   */
+  readonly clientAuthentication?: ClientAuthenticationMethod;
+  /**
+   * Sender-constrained tokens. `'mtls'`: certificate-bound (RFC 8705 §3, `cnf.x5t#S256`), requested and
+   * presented over mTLS; against Entra (`authorityHost` form) the mTLS PoP flavour (`token_type=mtls_pop`).
+   * `'dpop'`: RFC 9449 with an ephemeral key per credential. Default: none (bearer tokens).
+   */
+  readonly proofOfPossession?: ProofOfPossession;
+  /** The DPoP key's algorithm. Default `'ES256'`. */
+  readonly dpopAlgorithm?: DpopAlgorithm;
+  /** Accept an unbound `Bearer` token when `proofOfPossession` was asked for (it is then used as Bearer). Default false. */
+  readonly allowTokenTypeDowngrade?: boolean;
+}
+
+/** See `TokenCredentialOptions.clientAuthentication`. */
+export type ClientAuthenticationMethod = 'private_key_jwt' | 'self_signed_tls_client_auth' | 'tls_client_auth';
+/** See `TokenCredentialOptions.proofOfPossession`. */
+export type ProofOfPossession = 'mtls' | 'dpop';
+
+/** The sender-constraining choices of one credential, resolved. */
+export interface BindingOptions {
+  readonly clientAuthentication: ClientAuthenticationMethod;
+  readonly proofOfPossession: ProofOfPossession | undefined;
+  readonly dpopAlgorithm: DpopAlgorithm;
+  readonly allowTokenTypeDowngrade: boolean;
+  /** The endpoint is Entra's (`authorityHost` + tenant): `mtls` means mTLS PoP (`token_type=mtls_pop`). */
+  readonly entra: boolean;
 }
 
 /** {@link TokenCredentialOptions} with defaults applied and the endpoint chosen. */
@@ -92,6 +126,7 @@ export interface ResolvedOptions {
   readonly now: () => number;
   readonly refreshRetryMs: number;
   readonly tokenStore: TokenStore | undefined;
+  readonly binding: BindingOptions;
 }
 
 const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', { message: `must be ${what}` });
@@ -126,6 +161,10 @@ export const tokenCredentialOptionsShape = {
       message: 'must be a TokenStore (an object with a lookup function)',
     })
     .optional(),
+  clientAuthentication: z.enum(['private_key_jwt', 'self_signed_tls_client_auth', 'tls_client_auth']).default('private_key_jwt'),
+  proofOfPossession: z.enum(['mtls', 'dpop']).optional(),
+  dpopAlgorithm: z.enum(['ES256', 'EdDSA', 'PS256']).default('ES256'),
+  allowTokenTypeDowngrade: z.boolean().default(false),
 };
 
 /** Tenant names that cannot issue app-only tokens (Entra ID requires a tenant for client credentials). */
@@ -195,6 +234,13 @@ export function resolveOptions(
     now: options.now ?? Date.now,
     refreshRetryMs: options.refreshRetryMs,
     tokenStore: options.tokenStore,
+    binding: Object.freeze({
+      clientAuthentication: options.clientAuthentication,
+      proofOfPossession: options.proofOfPossession,
+      dpopAlgorithm: options.dpopAlgorithm,
+      allowTokenTypeDowngrade: options.allowTokenTypeDowngrade,
+      entra: tokenEndpoint === undefined && issuer === undefined,
+    }),
   };
 }
 

@@ -25,14 +25,18 @@ import { isRetryableStatus, parseRetryAfter } from './retry.js';
  * A successful token response, camel-cased, with absolute times computed.
  * Frozen. Times are milliseconds since the epoch, durations in seconds as sent.
  */
+/** The token types this package can present (see `createAuthorizedFetch`). */
+export type TokenType = 'Bearer' | 'DPoP' | 'mtls_pop';
+
 export interface TokenResponse {
   /** The access token. Treat it as a secret. */
   readonly accessToken: string;
   /**
-   * `token_type`: `Bearer` (any case on the wire). Other types are refused
-   * until their binding (DPoP, RFC 9449; mTLS, RFC 8705) is supported.
+   * `token_type` (any case on the wire): `Bearer` (RFC 6750; also RFC 8705
+   * certificate-bound tokens), `DPoP` (RFC 9449 §5) or Entra's `mtls_pop`.
+   * Any other type is refused (`ERR_UNSUPPORTED_TOKEN_TYPE`).
    */
-  readonly tokenType: 'Bearer';
+  readonly tokenType: TokenType;
   /** `expires_in`: lifetime in seconds, as sent. */
   readonly expiresIn: number;
   /** When the token expires: the request's start time + `expires_in` (conservative, and immune to clock skew). */
@@ -124,7 +128,7 @@ export function processTokenResponse(response: HttpResponse, requestedAt: number
   if (tokenType === undefined) {
     throw new TokenRequestError(
       'ERR_UNSUPPORTED_TOKEN_TYPE',
-      `The token response has token_type ${JSON.stringify(redact(body.token_type, secrets).slice(0, 20))}; only Bearer tokens are supported.`,
+      `The token response has token_type ${JSON.stringify(redact(body.token_type, secrets).slice(0, 20))}; only Bearer, DPoP and mtls_pop tokens are supported.`,
       { status: response.status },
     );
   }
@@ -145,13 +149,19 @@ export function processTokenResponse(response: HttpResponse, requestedAt: number
   });
 }
 
+const TOKEN_TYPES: ReadonlyMap<string, TokenType> = new Map([
+  ['bearer', 'Bearer'],
+  ['dpop', 'DPoP'],
+  ['mtls_pop', 'mtls_pop'],
+]);
+
 /**
- * The token types this package can use (RFC 6749 §7.1): `Bearer` (RFC 6750),
- * in any case. A sender-constrained type (`DPoP`, RFC 9449 §5; `pop`) is
- * accepted here once its binding is sent by the client.
+ * The token types this package can use (RFC 6749 §7.1, case-insensitive):
+ * `Bearer` (RFC 6750), `DPoP` (RFC 9449 §5), `mtls_pop` (Entra mTLS PoP).
+ * Whether the type is the one asked for is the client's check.
  */
-function acceptedTokenType(type: string): TokenResponse['tokenType'] | undefined {
-  return type.toLowerCase() === 'bearer' ? 'Bearer' : undefined;
+function acceptedTokenType(type: string): TokenType | undefined {
+  return TOKEN_TYPES.get(type.toLowerCase());
 }
 
 /**

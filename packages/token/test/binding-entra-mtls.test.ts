@@ -10,7 +10,8 @@ import { importJWK, jwtVerify } from 'jose';
 import { fetch } from 'undici';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { makeCertificate, type TestCertificate } from './binding-support.js';
-import { startEntraMtlsServer, type EntraMtlsServer } from '@x/devserver';
+import { startBoundResourceServer, startEntraMtlsServer, type EntraMtlsServer } from '@x/devserver';
+import { ClientCertificateCredential, createAuthorizedFetch, type TokenEvent } from '../src/index.js';
 import { createMtlsDispatcher } from '../src/binding/mtls.js';
 
 let dir: string;
@@ -56,4 +57,35 @@ test('mtls_pop token bound to the TLS certificate; other certificate and client_
   expect((await tokenRequest(other)).body.error).toBe('invalid_client');
   expect((await tokenRequest(daemon, { client_assertion: 'x' })).body.error).toBe('invalid_request');
   expect(server.requestCount).toBe(3);
+});
+
+test('ClientCertificateCredential with proofOfPossession mtls against Entra: mtls_pop token, resource 200 over mTLS, 401 as Bearer', async () => {
+  const resource = await startBoundResourceServer({ jwks: { keys: [server.publicJwk] }, tls: { cert: tlsCert.certificatePem, key: tlsCert.privateKeyPem } });
+  const requestsBefore = server.requestCount;
+  const events: TokenEvent[] = [];
+  try {
+    const credential = new ClientCertificateCredential('contoso', 'daemon-app', { certificate: daemon.certificatePem, privateKey: daemon.privateKeyPem }, {
+      authorityHost: `https://127.0.0.1:${new URL(server.tokenEndpoint).port}`,
+      disableInstanceDiscovery: true,
+      ca: tlsCert.certificatePem,
+      proofOfPossession: 'mtls',
+      retry: { maxAttempts: 1 },
+      logger: (e) => events.push(e),
+    });
+    const token = await credential.getToken('api://resource/.default');
+    expect(token.tokenType).toBe('mtls_pop');
+    const { payload } = await jwtVerify(token.token, await importJWK(server.publicJwk, 'RS256'));
+    expect(payload.cnf).toEqual({ 'x5t#S256': daemon.x5tS256 });
+    const api = createAuthorizedFetch(credential, 'api://resource/.default');
+    const ok = await api(`${resource.url}/me`);
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { scheme: string }).scheme).toBe('mtls_pop');
+    // One token request (the resource call used the cached token), none with a client_assertion (the server refuses those).
+    expect(server.requestCount - requestsBefore).toBe(1);
+    const stolen = await fetch(`${resource.url}/me`, { headers: { authorization: `Bearer ${token.token}` }, dispatcher: createMtlsDispatcher({ ...other, ca: tlsCert.certificatePem }) });
+    expect(stolen.status).toBe(401);
+    expect(resource.refusals).toEqual(['ERR_CERT_MISMATCH']);
+  } finally {
+    await resource.close();
+  }
 });

@@ -48,8 +48,10 @@ const identityShapes: ClientCertificate[] = [
 ];
 
 // Must not compile (tsc fails on an unused @ts-expect-error, so each line is checked both ways):
-// @ts-expect-error only Bearer tokens are handed out until a binding (DPoP, mTLS) is supported
+// @ts-expect-error only Bearer, DPoP and mtls_pop tokens are handed out
 const pop: AccessToken['tokenType'] = 'pop';
+// @ts-expect-error a credential with bound tokens is not a bearer TokenCredential
+const dpop: TokenCredential = new ClientCertificateCredential('tenant', 'client', pem, { proofOfPossession: 'dpop' });
 // @ts-expect-error a TokenStore needs lookup()
 const noLookup: TokenStore = { close: async () => {} };
 // @ts-expect-error refreshAfterTimestamp is the cache's policy, not part of a stored TokenResponse
@@ -57,14 +59,14 @@ const stored: TokenResponse['refreshAfterTimestamp'] = 0;
 
 test('every credential is an Azure TokenCredential, at run time and in its types', () => {
   expect(credentials.every(isTokenCredential)).toBe(true);
-  expectTypeOf<AccessToken>().toExtend<AzureAccessToken>();
+  expectTypeOf<AccessToken<'Bearer'>>().toExtend<AzureAccessToken>();
   expectTypeOf<ClientCertificateCredential['getToken']>().toExtend<TokenCredential['getToken']>();
-  expectTypeOf<ClientCertificateCredential['getToken']>().returns.resolves.toEqualTypeOf<AccessToken>();
+  expectTypeOf<ClientCertificateCredential['getToken']>().returns.resolves.toEqualTypeOf<AccessToken<'Bearer'>>();
   expectTypeOf<ClientCertificateCredential['getTokenResponse']>().returns.resolves.toEqualTypeOf<CachedTokenResponse>();
   expectTypeOf<CachedTokenResponse>().toExtend<TokenResponse>();
   expectTypeOf<TokenCredentialOptions['tokenStore']>().toEqualTypeOf<TokenStore | undefined>();
   expectTypeOf<TokenStore['lookup']>().parameter(0).toEqualTypeOf<TokenStoreRequest>();
-  expect([pop, noLookup, stored, fromEnvironment, fromAzureOptions, identityShapes]).toHaveLength(6);
+  expect([pop, dpop, noLookup, stored, fromEnvironment, fromAzureOptions, identityShapes]).toHaveLength(7);
 });
 
 test('tsc --noEmit: this file compiles against @azure/core-auth', async () => {

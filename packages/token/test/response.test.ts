@@ -78,11 +78,12 @@ describe('processTokenResponse: success (RFC 6749 §5.1)', () => {
     expect(failure(answer(200, { token_type: 'Bearer', expires_in: 3599, access_token: '' })).code).toBe('ERR_NO_ACCESS_TOKEN');
   });
 
-  test('a token type other than Bearer (any case) is refused with its own code', () => {
-    for (const type of ['DPoP', 'pop', 'PoP', 'mac', 'N_A']) {
+  test('a token type other than Bearer, DPoP or mtls_pop (any case) is refused with its own code', () => {
+    for (const type of ['pop', 'PoP', 'mac', 'N_A']) {
       expect(failure(answer(200, { token_type: type, expires_in: 3599, access_token: 'at' })).code).toBe('ERR_UNSUPPORTED_TOKEN_TYPE');
     }
-    expect(processTokenResponse(answer(200, { token_type: 'BEARER', expires_in: 3599, access_token: 'at' }), T0).tokenType).toBe('Bearer');
+    const typeOf = (token_type: string) => processTokenResponse(answer(200, { token_type, expires_in: 3599, access_token: 'at' }), T0).tokenType;
+    expect([typeOf('BEARER'), typeOf('dpop'), typeOf('MTLS_POP')]).toEqual(['Bearer', 'DPoP', 'mtls_pop']);
   });
 });
 
