@@ -1,5 +1,3 @@
-import { Worker } from 'node:worker_threads';
-
 /** See {@link decryptInWorker}. */
 export type KeyWorker = ReturnType<typeof decryptInWorker>;
 
@@ -14,6 +12,8 @@ try { parentPort.postMessage(require('node:crypto').createPrivateKey({ key, form
  * @returns `result`: the PrivateKeyInfo, DER, or `undefined` when OpenSSL could not decrypt or read it
  */
 export function decryptInWorker(encryptedPkcs8: Buffer, passphrase: Buffer): { readonly result: Promise<Buffer | undefined>; stop(): void } {
+  // Taken on first use (node:worker_threads is not needed to load a PEM file, nor for a cold start).
+  const { Worker } = process.getBuiltinModule('node:worker_threads');
   const worker = new Worker(SOURCE, { eval: true, workerData: { key: encryptedPkcs8, passphrase } });
   const result = new Promise<Buffer | undefined>((resolve) => {
     worker.once('message', (der?: Uint8Array) => resolve(der && Buffer.from(der.buffer, der.byteOffset, der.byteLength)));

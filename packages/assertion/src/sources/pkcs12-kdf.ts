@@ -1,6 +1,3 @@
-import { sha1 } from '@noble/hashes/legacy.js';
-import { sha224, sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
-import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
 /**
@@ -14,15 +11,24 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
  * @module
  */
 
-/** Digests the KDF runs with; their `outputLen` is the KDF's `u`, their `blockLen` its `v`, in bytes. */
-const DIGESTS = { sha1, sha224, sha256, sha384, sha512 } as const;
+/**
+ * Digests the KDF runs with; their `outputLen` is the KDF's `u`, their `blockLen` its `v`, in bytes.
+ * Loaded on the first derivation, so that a PEM load (and a cold start) does not load `@noble/hashes`.
+ */
+async function digests() {
+  const [{ sha1 }, { sha224, sha256, sha384, sha512 }] = await Promise.all([import('@noble/hashes/legacy.js'), import('@noble/hashes/sha2.js')]);
+  return { sha1, sha224, sha256, sha384, sha512 };
+}
+
+/** Output size of each digest in bytes (FIPS 180-4). */
+const OUTPUT_BYTES = { sha1: 20, sha224: 28, sha256: 32, sha384: 48, sha512: 64 } as const;
 
 /** A digest name as `node:crypto` spells it. */
-export type DigestName = keyof typeof DIGESTS;
+export type DigestName = keyof typeof OUTPUT_BYTES;
 
 /** Output size of a digest in bytes. */
 export function digestSize(digest: DigestName): number {
-  return DIGESTS[digest].outputLen;
+  return OUTPUT_BYTES[digest];
 }
 
 /** The diversifier `ID` of RFC 7292 Appendix B.3: what the derived bytes are for. */
@@ -64,13 +70,14 @@ export async function pkcs12Kdf(
 ): Promise<Buffer> {
   // No process-wide queue: each load's derivations belong to that load, and
   // each one yields every SLICE_MS, so concurrent loads interleave fairly.
-  const { outputLen: u, blockLen: v } = DIGESTS[digest];
+  const H = (await digests())[digest];
+  const { outputLen: u, blockLen: v } = H;
   const D = Buffer.alloc(v, purpose); // step 1
   const I = Buffer.concat([fill(salt, v), fill(password, v)]); // steps 2-4
   const blocks: Buffer[] = [];
   for (let produced = 0; produced < length; produced += u) {
     // step 6a: A_i = H^r(D || I)
-    const A = await iterateHash(digest, Buffer.concat([D, I]), iterations);
+    const A = await iterateHash(H, Buffer.concat([D, I]), iterations);
     blocks.push(A);
     // steps 6b-6c: I_j = (I_j + B + 1) mod 2^(8v), B = A_i repeated to v bytes
     if (produced + u < length) addToEachBlock(I, fill(A, v), v);
@@ -80,8 +87,7 @@ export async function pkcs12Kdf(
 }
 
 /** H applied `iterations` times, yielding to the event loop every {@link SLICE_MS}. */
-async function iterateHash(digest: DigestName, input: Buffer, iterations: number): Promise<Buffer> {
-  const H = DIGESTS[digest];
+async function iterateHash(H: Awaited<ReturnType<typeof digests>>[DigestName], input: Buffer, iterations: number): Promise<Buffer> {
   const [initial, state] = [H.create(), H.create()];
   const a = Buffer.from(H(input));
   let sliceStart = performance.now();

@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// The published library packages' JavaScript as users load it: each package's
+// own modules bundled by esbuild into dist/bundle/ (one file per entry point of
+// `exports`, code shared between entry points in chunks, so each class exists
+// once), dependencies left as imports (npm installs and dedupes them). tsc
+// (`tsc -b`, before this) still type-checks and writes the .d.ts that `exports`
+// names. Why: loading one file instead of 20–30 ES modules is most of a cold
+// start (issue 12); bench/figures/first-token.mjs measures it.
+// usage: node scripts/bundle.mjs   (part of `pnpm build`)
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const PACKAGES = ['assertion', 'token', 'token-redis', 'pkcs11'];
+const root = fileURLToPath(new URL('../', import.meta.url));
+const OUT = './dist/bundle/';
+
+/** src/<name>.ts for every `exports` target ./dist/bundle/<name>.js. */
+function entryPoints(dir) {
+  const { exports } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  return Object.values(exports).map(({ default: target }) => {
+    if (!target.startsWith(OUT) || !target.endsWith('.js')) throw new Error(`${dir}: export ${target} is not under ${OUT}`);
+    return join(dir, 'src', `${target.slice(OUT.length, -'.js'.length)}.ts`);
+  });
+}
+
+await Promise.all(
+  PACKAGES.map((name) => {
+    const dir = join(root, 'packages', name);
+    rmSync(join(dir, OUT), { recursive: true, force: true }); // no chunk of an earlier build left behind
+    return build({
+      entryPoints: entryPoints(dir),
+      outdir: join(dir, OUT),
+      outbase: join(dir, 'src'),
+      bundle: true,
+      splitting: true,
+      chunkNames: 'chunks/[name]-[hash]',
+      format: 'esm',
+      platform: 'node',
+      target: 'node20.19',
+      packages: 'external',
+      sourcemap: 'linked',
+      sourcesContent: false, // the maps name ../../src/*.ts, which the package ships
+      legalComments: 'none',
+      logLevel: 'warning',
+    });
+  }),
+);
