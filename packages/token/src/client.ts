@@ -85,6 +85,8 @@ export interface GetTokenOptions {
 
 /** The cache partition of CAE tokens (see the partition contract of `TokenStoreKey.partition`). */
 const CAE_PARTITION = 'cae';
+/** The cache partition of certificate-bound (`proofOfPossession: 'mtls'`) tokens. */
+const MTLS_PARTITION = 'mtls';
 /** The client capability MSAL declares for CAE: `xms_cc` = `cp1`. */
 const CLIENT_CAPABILITY = { xms_cc: { values: ['cp1'] } } as const;
 /** The longest `claims` accepted, characters: a challenge is a few hundred. */
@@ -155,11 +157,13 @@ export class TokenClient {
   }
 
   /**
-   * The cache partition (segments joined with ';': `cae`, `jkt=<thumbprint>`), `undefined` without one,
+   * The cache partition (segments joined with ';': `cae`, `mtls`, `jkt=<thumbprint>`), `undefined` without one,
    * `null` while the DPoP key is still being made.
    */
   #partition(cae: boolean): string | undefined | null {
     const segments = cae ? [CAE_PARTITION] : [];
+    // An RFC 8705 certificate-bound token is typed Bearer: apart from the unbound ones of the same client and certificate.
+    if (this.#options.binding.proofOfPossession === 'mtls') segments.push(MTLS_PARTITION);
     if (this.#options.binding.proofOfPossession === 'dpop') {
       if (this.#jktSegment === undefined) return null;
       segments.push(this.#jktSegment);

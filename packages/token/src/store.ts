@@ -25,11 +25,12 @@ export interface TokenStoreKey {
   readonly scopes: string;
   /** `x5t#S256` of the client's certificate; `undefined` for other credentials. */
   readonly certificateThumbprint?: string;
-  /** The token type asked for (`'Bearer'` today). */
+  /** The token type asked for: `'Bearer'`, `'DPoP'` or `'mtls_pop'`. */
   readonly tokenType: string;
   /**
    * Anything else that separates tokens, else `undefined`: segments joined with `;` in this order — `cae` (tokens
-   * asked for with `enableCae`), `jkt=<thumbprint>` (a DPoP key). Another tenant needs no segment: its token
+   * asked for with `enableCae`), `mtls` (certificate-bound tokens, RFC 8705 §3, which stay typed `Bearer`),
+   * `jkt=<thumbprint>` (a DPoP key). Another tenant needs no segment: its token
    * endpoint differs. A claims challenge is not a partition: its token replaces the one for the key.
    */
   readonly partition?: string;

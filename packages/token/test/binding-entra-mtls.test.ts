@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { makeCertificate, type TestCertificate } from './binding-support.js';
 import { startBoundResourceServer, startEntraMtlsServer, type EntraMtlsServer } from '@x/devserver';
 import { ClientCertificateCredential, createAuthorizedFetch, type TokenEvent } from '../src/index.js';
-import { createMtlsDispatcher } from '../src/binding/mtls.js';
+import { createDispatcher } from '../src/dispatcher.js';
 
 let dir: string;
 let server: EntraMtlsServer;
@@ -38,7 +38,7 @@ afterAll(async () => {
 });
 
 async function tokenRequest(cert: TestCertificate, extra: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
-  const dispatcher = createMtlsDispatcher({ ...cert, ca: tlsCert.certificatePem });
+  const dispatcher = (await createDispatcher({ ca: tlsCert.certificatePem, proxy: false }, cert))!;
   try {
     const body = new URLSearchParams({ grant_type: 'client_credentials', client_id: 'daemon-app', scope: 'https://api.example.test/.default', token_type: 'mtls_pop', ...extra });
     const response = await fetch(server.tokenEndpoint, { method: 'POST', body, dispatcher });
@@ -82,7 +82,7 @@ test('ClientCertificateCredential with proofOfPossession mtls against Entra: mtl
     expect(((await ok.json()) as { scheme: string }).scheme).toBe('mtls_pop');
     // One token request (the resource call used the cached token), none with a client_assertion (the server refuses those).
     expect(server.requestCount - requestsBefore).toBe(1);
-    const stolen = await fetch(`${resource.url}/me`, { headers: { authorization: `Bearer ${token.token}` }, dispatcher: createMtlsDispatcher({ ...other, ca: tlsCert.certificatePem }) });
+    const stolen = await fetch(`${resource.url}/me`, { headers: { authorization: `Bearer ${token.token}` }, dispatcher: (await createDispatcher({ ca: tlsCert.certificatePem, proxy: false }, other))! });
     expect(stolen.status).toBe(401);
     expect(resource.refusals).toEqual(['ERR_CERT_MISMATCH']);
   } finally {

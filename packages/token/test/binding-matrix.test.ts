@@ -199,7 +199,7 @@ test('use_dpop_nonce at the token endpoint and at the resource: one retry each',
   }
 });
 
-test('a token store is told the token type asked for and the DPoP key thumbprint (partition jkt=…)', async () => {
+test('a token store is told the token type asked for and the binding (partition jkt=… for DPoP, mtls for certificate-bound Bearer)', async () => {
   const keys: TokenStoreKey[] = [];
   const tokenStore = { lookup: (request: { key: TokenStoreKey; fetch: () => Promise<never> }) => (keys.push(request.key), request.fetch()) };
   const dpop = credential('private_key_jwt-dpop', daemon, { proofOfPossession: 'dpop', tokenStore });
@@ -210,7 +210,8 @@ test('a token store is told the token type asked for and the DPoP key thumbprint
   const jkt = await calculateJwkThumbprint(decodeProtectedHeader(proof).jwk as JWK, 'sha256');
   expect(keys.map((k) => [k.tokenType, k.partition, k.certificateThumbprint])).toEqual([
     ['DPoP', `jkt=${jkt}`, daemon.x5tS256],
-    ['Bearer', undefined, daemon.x5tS256],
+    // RFC 8705 keeps token_type Bearer: the partition keeps a shared store from handing this token to an unbound credential.
+    ['Bearer', 'mtls', daemon.x5tS256],
   ]);
 });
 

@@ -13,7 +13,7 @@ import { Agent, fetch } from 'undici';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { makeCertificate, type TestCertificate } from './binding-support.js';
 import { verifyCertificateBinding } from '@x/devserver';
-import { createMtlsDispatcher } from '../src/binding/mtls.js';
+import { createDispatcher } from '../src/dispatcher.js';
 
 let dir: string;
 let server: Server;
@@ -54,7 +54,7 @@ test('the bound certificate gets 200; another certificate or none gets 401', asy
   for (const who of ['bound', 'other', undefined] as const) {
     const dispatcher = who === undefined
       ? new Agent({ connect: { ca: serverCert } })
-      : createMtlsDispatcher({ ...client[who], ca: serverCert });
+      : (await createDispatcher({ ca: serverCert, proxy: false }, client[who]))!;
     try {
       const response = await fetch(url, { dispatcher });
       results.push([response.status, await response.text()]);

@@ -12,7 +12,7 @@ import { fetch } from 'undici';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { makeCertificate, run, type TestCertificate } from './binding-support.js';
 import { startBoundOidcServer, type BoundOidcServer } from '@x/devserver';
-import { createMtlsDispatcher } from '../src/binding/mtls.js';
+import { createDispatcher } from '../src/dispatcher.js';
 import { generateDpopKey } from '../src/binding/dpop.js';
 
 let dir: string;
@@ -55,7 +55,7 @@ afterAll(async () => {
 });
 
 test('self_signed_tls_client_auth: certificate-bound, then DPoP-bound token', async () => {
-  const dispatcher = createMtlsDispatcher({ ...daemon, ca: tlsCert.certificatePem });
+  const dispatcher = (await createDispatcher({ ca: tlsCert.certificatePem, proxy: false }, daemon))!;
   try {
     const body = (clientId = 'daemon-app') => new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, scope: 'api.read' });
     const bound = await fetch(server.tokenEndpoint, { method: 'POST', body: body(), dispatcher });
@@ -79,7 +79,7 @@ test('self_signed_tls_client_auth: certificate-bound, then DPoP-bound token', as
 test('tls_client_auth: a CA-issued certificate gets a certificate-bound token; the self-signed one is refused', async () => {
   const statuses: number[] = [];
   for (const cert of [issued, daemon]) {
-    const dispatcher = createMtlsDispatcher({ ...cert, ca: tlsCert.certificatePem });
+    const dispatcher = (await createDispatcher({ ca: tlsCert.certificatePem, proxy: false }, cert))!;
     try {
       const response = await fetch(server.tokenEndpoint, { method: 'POST', body: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'ca-app', scope: 'api.read' }), dispatcher });
       const json = (await response.json()) as Record<string, string>;
@@ -101,7 +101,7 @@ test('use_dpop_nonce: one retry with the DPoP-Nonce succeeds', async () => {
     tls: { cert: tlsCert.certificatePem, key: tlsCert.privateKeyPem },
     requireDpopNonce: true,
   });
-  const dispatcher = createMtlsDispatcher({ ...daemon, ca: tlsCert.certificatePem });
+  const dispatcher = (await createDispatcher({ ca: tlsCert.certificatePem, proxy: false }, daemon))!;
   try {
     const key = await generateDpopKey('EdDSA');
     const send = async (nonce?: string) => fetch(nonceServer.tokenEndpoint, {
