@@ -60,7 +60,6 @@ export function createAuthorizedFetch(
   scopes: string | string[],
   options: AuthorizedFetchOptions = {},
 ): (input: string | URL | Request, init?: RequestInit) => Promise<Response> {
-  let connection: Promise<Connection> | undefined;
   /** The latest `DPoP-Nonce` of each resource origin (RFC 9449 §9). */
   const nonces = new Map<string, string>();
   const send = async (input: string | URL | Request, init: RequestInit | undefined, forceRefresh: boolean) => {
@@ -79,8 +78,8 @@ export function createAuthorizedFetch(
       throw new TokenRequestError('ERR_UNSUPPORTED_TOKEN_TYPE', 'The token has a type this package cannot present; it is never sent as Bearer.');
     }
     headers.set('authorization', `${tokenType} ${token}`);
-    connection ??= credential.connection?.() ?? Promise.resolve({});
-    const { dispatcher } = await connection;
+    // Asked each time: after a certificate rotation the credential's connection presents the new certificate.
+    const { dispatcher } = (await credential.connection?.()) ?? {};
     const via: Connection = { ...(options.fetch === undefined ? {} : { fetch: options.fetch }), ...(dispatcher === undefined ? {} : { dispatcher }) };
     const response = await fetchResource(input, { ...init, headers }, via);
     const nonce = tokenType === 'DPoP' ? response.headers.get('dpop-nonce') : null;

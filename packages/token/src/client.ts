@@ -104,6 +104,8 @@ export class TokenClient {
   #discovered: { readonly tokenEndpoint: string; readonly until: number } | undefined;
   #discovery: Promise<string> | undefined;
   #connection: Promise<Connection> | undefined;
+  /** The TLS client certificate `#connection` presents (compared by identity: a new object is a rotated certificate). */
+  #connectionFor: TlsClientCertificate | undefined;
   readonly #tlsClient: (() => Promise<TlsClientCertificate>) | undefined;
   #dpopKey: Promise<DpopKey> | undefined;
   /** `jkt=<thumbprint>` once the DPoP key exists (the cache partition segment). */
@@ -235,14 +237,19 @@ export class TokenClient {
   }
 
   /** How this client's requests reach the network: its fetch and dispatcher, made on first use. */
-  connection(): Promise<Connection> {
+  async connection(): Promise<Connection> {
     const tlsClient = this.#mutualTls ? this.#tlsClient : undefined;
-    this.#connection ??= (tlsClient === undefined ? Promise.resolve(undefined) : tlsClient())
-      .then((client) => createDispatcher(this.#options.network, client))
-      .then((dispatcher) => ({
-      ...(this.#options.fetch === undefined ? {} : { fetch: this.#options.fetch }),
-      ...(dispatcher === undefined ? {} : { dispatcher }),
-    }));
+    const client = tlsClient === undefined ? undefined : await tlsClient();
+    // A rotated certificate gets a new dispatcher; the old one closes once its requests are done.
+    if (this.#connection === undefined || this.#connectionFor !== client) {
+      const previous = this.#connection;
+      this.#connectionFor = client;
+      this.#connection = createDispatcher(this.#options.network, client).then((dispatcher) => ({
+        ...(this.#options.fetch === undefined ? {} : { fetch: this.#options.fetch }),
+        ...(dispatcher === undefined ? {} : { dispatcher }),
+      }));
+      void previous?.then((old) => old.dispatcher?.close()).catch(() => {});
+    }
     return this.#connection;
   }
 

@@ -327,7 +327,13 @@ export class ClientCertificateCredential<P extends ProofOfPossession | undefined
       const keyMaterial = async () => (credential instanceof CertificateCredential ? storeKeyMaterial(credential) : undefined);
       return { certificateThumbprint: certificateOf(credential).thumbprints['x5t#S256'], keyMaterial };
     };
-    const tlsClient = async () => tlsClientCertificate(await source.current());
+    // The same object while the certificate in use is the same: the connection is rebuilt only after a rotation.
+    let presented: { readonly from: CertificateCredential | HardwareKey; readonly material: TlsClientCertificate } | undefined;
+    const tlsClient = async () => {
+      const current = await source.current();
+      if (presented?.from !== current) presented = { from: current, material: tlsClientCertificate(current) };
+      return presented.material;
+    };
     super(tenantClients(tenantId, clientId, parsed, (options) => new TokenClient(clientId, options, authenticate, events, clientKey, tlsClient)));
     this.#certificate = source;
   }

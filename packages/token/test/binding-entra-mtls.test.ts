@@ -3,7 +3,7 @@
  * @x/token's dispatcher gets token_type=mtls_pop with cnf.x5t#S256 equal to openssl's thumbprint of the
  * certificate; another certificate, or a request with client_assertion, is refused.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importJWK, jwtVerify } from 'jose';
@@ -88,4 +88,28 @@ test('ClientCertificateCredential with proofOfPossession mtls against Entra: mtl
   } finally {
     await resource.close();
   }
+});
+
+test('after a certificate rotation, the mTLS connection presents the new certificate (the dispatcher is rebuilt)', async () => {
+  const path = join(dir, 'rotating.pem');
+  await writeFile(path, daemon.certificatePem + daemon.privateKeyPem);
+  const credential = new ClientCertificateCredential('contoso', 'daemon-app', path, {
+    authorityHost: `https://127.0.0.1:${new URL(server.tokenEndpoint).port}`,
+    ca: tlsCert.certificatePem,
+    proofOfPossession: 'mtls',
+    certificateCheckIntervalMs: 0,
+    retry: { maxAttempts: 1 },
+  });
+  const first = await credential.getToken('api://one/.default');
+  const { payload } = await jwtVerify(first.token, await importJWK(server.publicJwk, 'RS256'));
+  expect(payload.cnf).toEqual({ 'x5t#S256': daemon.x5tS256 });
+  // The app registers only the daemon's certificate: a request over a connection presenting `other`
+  // is refused — which shows the TLS handshake now presents the rotated file's certificate.
+  await writeFile(`${path}.tmp`, other.certificatePem + other.privateKeyPem);
+  await rename(`${path}.tmp`, path);
+  await expect(credential.getToken('api://two/.default')).rejects.toMatchObject({ code: 'ERR_OAUTH_ERROR' });
+  await writeFile(`${path}.tmp`, daemon.certificatePem + daemon.privateKeyPem);
+  await rename(`${path}.tmp`, path);
+  const third = await credential.getToken('api://three/.default');
+  expect(third.tokenType).toBe('mtls_pop');
 });
