@@ -4,7 +4,7 @@
  * bearer / mtls / dpop through ClientCertificateCredential and createAuthorizedFetch. cnf is checked against
  * openssl's x5t#S256 and jose's RFC 7638 thumbprint of the proof key; refusals are read from the resource.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startBoundOidcServer, startBoundResourceServer, type BoundOidcServer, type BoundResourceServer } from '@x/devserver';
 import { ClientCertificateCredential, createAuthorizedFetch, type TokenEvent, type TokenStoreKey } from '../src/index.js';
-import { makeCertificate, run, type TestCertificate } from './binding-support.js';
+import { makeCertificate, makeIssuedCertificate, type TestCertificate } from './binding-support.js';
 
 const METHODS = ['private_key_jwt', 'self_signed_tls_client_auth', 'tls_client_auth'] as const;
 const BINDINGS = ['bearer', 'mtls', 'dpop'] as const;
@@ -41,14 +41,7 @@ beforeAll(async () => {
   daemon = await makeCertificate(dir, 'daemon');
   other = await makeCertificate(dir, 'other');
   const ca = await makeCertificate(dir, 'ca', ['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
-  await run('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'issued.key'), '-out', join(dir, 'issued.csr'), '-subj', '/CN=issued-daemon']);
-  await run('openssl', ['x509', '-req', '-in', join(dir, 'issued.csr'), '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'), '-out', join(dir, 'issued.crt'), '-days', '2']);
-  const { stdout } = await run('sh', ['-c', `openssl x509 -in '${join(dir, 'issued.crt')}' -outform DER | openssl dgst -sha256 -binary | openssl base64 -A`]);
-  issued = {
-    certificatePem: await readFile(join(dir, 'issued.crt'), 'utf8'),
-    privateKeyPem: await readFile(join(dir, 'issued.key'), 'utf8'),
-    x5tS256: Buffer.from(stdout.trim(), 'base64').toString('base64url'),
-  };
+  issued = await makeIssuedCertificate(dir, 'issued-daemon', 'ca');
   const jwk = await exportJWK(await importX509(daemon.certificatePem, 'RS256', { extractable: true }));
   // oidc-provider picks the key by the assertion's kid.
   const daemonKeys = { keys: [{ ...jwk, kid: 'daemon', x5c: [new X509Certificate(daemon.certificatePem).raw.toString('base64')] }] };

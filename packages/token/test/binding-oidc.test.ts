@@ -3,14 +3,14 @@
  * self_signed_tls_client_auth client gets a certificate-bound token (cnf.x5t#S256 = openssl's thumbprint)
  * and, with a DPoP proof from @x/token's building block, a DPoP token (cnf.jkt = the key's thumbprint).
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt, exportJWK, importX509 } from 'jose';
 import { fetch } from 'undici';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { makeCertificate, run, type TestCertificate } from './binding-support.js';
+import { makeCertificate, makeIssuedCertificate, type TestCertificate } from './binding-support.js';
 import { startBoundOidcServer, type BoundOidcServer } from '@x/devserver';
 import { createDispatcher } from '../src/dispatcher.js';
 import { generateDpopKey } from '../src/binding/dpop.js';
@@ -28,14 +28,7 @@ beforeAll(async () => {
   daemon = await makeCertificate(dir, 'daemon');
   const ca = await makeCertificate(dir, 'ca', ['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
   caPem = ca.certificatePem;
-  await run('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'issued.key'), '-out', join(dir, 'issued.csr'), '-subj', '/CN=issued-daemon']);
-  await run('openssl', ['x509', '-req', '-in', join(dir, 'issued.csr'), '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'), '-out', join(dir, 'issued.crt'), '-days', '2']);
-  const { stdout } = await run('sh', ['-c', `openssl x509 -in '${join(dir, 'issued.crt')}' -outform DER | openssl dgst -sha256 -binary | openssl base64 -A`]);
-  issued = {
-    certificatePem: await readFile(join(dir, 'issued.crt'), 'utf8'),
-    privateKeyPem: await readFile(join(dir, 'issued.key'), 'utf8'),
-    x5tS256: Buffer.from(stdout.trim(), 'base64').toString('base64url'),
-  };
+  issued = await makeIssuedCertificate(dir, 'issued-daemon', 'ca');
   const jwk = await exportJWK(await importX509(daemon.certificatePem, 'RS256', { extractable: true }));
   const x5c = [new X509Certificate(daemon.certificatePem).raw.toString('base64')];
   server = await startBoundOidcServer({
