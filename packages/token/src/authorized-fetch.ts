@@ -9,6 +9,7 @@
  * @module
  */
 import type { AccessToken } from './cache.js';
+import type { TokenType } from './response.js';
 import type { GetTokenOptions } from './client.js';
 import type { DpopProofInput } from './binding/dpop.js';
 import { TokenRequestError } from './errors.js';
@@ -20,7 +21,7 @@ import { checkResourceUrl, fetchResource, type Connection } from './transport.js
  * calls go through the credential's proxy and dispatcher.
  */
 export interface RefreshableTokenSource {
-  getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken>;
+  getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken<TokenType>>;
   connection?(): Promise<Connection>;
   /** Signs a DPoP proof with the key the credential's DPoP tokens are bound to (needed for `DPoP` tokens). */
   createDpopProof?(input: DpopProofInput): Promise<string>;

@@ -37,9 +37,11 @@ import type { TokenResponse, TokenType } from './response.js';
 /**
  * An access token in the shape of `@azure/core-auth`'s `AccessToken`, so a
  * credential is an Azure SDK `TokenCredential`. Frozen; the same object is
- * returned on every cache hit.
+ * returned on every cache hit. `AccessToken` alone is a bearer token, as
+ * core-auth's is; a bound one says so: `AccessToken<'DPoP'>`,
+ * `AccessToken<'mtls_pop'>`, or `AccessToken<TokenType>` for any.
  */
-export interface AccessToken<T extends TokenType = TokenType> {
+export interface AccessToken<T extends TokenType = 'Bearer'> {
   /** The access token. Treat it as a secret. */
   readonly token: string;
   /** Expiry, milliseconds since the epoch. */
@@ -111,9 +113,9 @@ export type TokenSource = (forceRefresh: boolean) => Promise<TokenResponse>;
 /** A cached token. */
 export interface CacheEntry {
   readonly response: CachedTokenResponse;
-  readonly token: AccessToken;
+  readonly token: AccessToken<TokenType>;
   /** `Promise.resolve(token)`, made once, returned on every hit. */
-  readonly resolved: Promise<AccessToken>;
+  readonly resolved: Promise<AccessToken<TokenType>>;
   /** Returned only before this time (expiry minus its margin). */
   readonly usableUntil: number;
   /** Hits are served with no further check before this time: the refresh time, or the next background try. */
@@ -153,7 +155,7 @@ export class TokenCache {
    * neither due nor near expiry, else `undefined`. Synchronous; no I/O, no
    * allocation.
    */
-  hit(key: string): Promise<AccessToken> | undefined {
+  hit(key: string): Promise<AccessToken<TokenType>> | undefined {
     const entry = this.#entries.get(key);
     return entry !== undefined && this.#options.now() < entry.checkAt ? entry.resolved : undefined;
   }
@@ -218,7 +220,7 @@ export class TokenCache {
     if (newer !== undefined && newer.started > started && this.#options.now() < newer.usableUntil) return newer;
     const refreshAt = refreshAfterTimestamp(answer);
     const response: CachedTokenResponse = Object.freeze({ ...answer, refreshAfterTimestamp: refreshAt });
-    const token: AccessToken = Object.freeze({
+    const token: AccessToken<TokenType> = Object.freeze({
       token: response.accessToken,
       expiresOnTimestamp: response.expiresOnTimestamp,
       refreshAfterTimestamp: refreshAt,

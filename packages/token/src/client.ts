@@ -21,7 +21,7 @@ import { generateDpopKey, type DpopKey, type DpopProofInput } from './binding/dp
 import { expectedTokenType, isBoundResponse } from './binding/token-type.js';
 import { postForm, type Connection, type HttpOptions } from './transport.js';
 import { displayUrl, urlProblem } from './url-policy.js';
-import { parseJsonObject, processTokenResponse, type TokenResponse } from './response.js';
+import { parseJsonObject, processTokenResponse, type TokenResponse, type TokenType } from './response.js';
 import { withRetries } from './retry.js';
 import type { TokenStoreEvent } from './store.js';
 import { storeLookup } from './store-lookup.js';
@@ -143,7 +143,7 @@ export class TokenClient {
   }
 
   /** See `ClientCertificateCredential.getToken`. The cache-hit path is synchronous up to the returned promise. */
-  getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken> {
+  getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken<TokenType>> {
     // The cheap form of scopeKey(): validation happens on the slow path.
     const key =
       typeof scopes === 'string' ? scopes : Array.isArray(scopes) ? (scopes.length === 1 ? scopes[0] : scopes.join(' ')) : undefined;
