@@ -413,7 +413,7 @@ export class TokenClient {
 }
 
 /** How long a discovered token endpoint is used before discovery runs again: 24 h. */
-export const DISCOVERY_TTL_MS = 24 * 60 * 60 * 1000;
+const DISCOVERY_TTL_MS = 24 * 60 * 60 * 1000;
 
 /** RFC 8705 §5: the mTLS alias of the token endpoint, when the metadata has a usable one. */
 function mtlsAlias(metadata: object): string | undefined {

@@ -15,7 +15,7 @@ import { TokenRequestError } from './errors.js';
  *
  * @returns the problem, or `undefined` when the URL is acceptable
  */
-export function insecureUrlProblem(url: URL): string | undefined {
+function insecureUrlProblem(url: URL): string | undefined {
   if (url.username !== '' || url.password !== '') return 'must not contain a user name or password';
   if (url.hash !== '') return 'must not contain a fragment';
   if (url.protocol === 'https:') return undefined;
