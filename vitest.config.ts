@@ -14,8 +14,9 @@ export default defineConfig({
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts', 'examples/**/*.test.ts'],
     globalSetup: ['./test/setup/fixtures.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    testTimeout: 120_000, // a hang guard for suites of real processes on a busy machine, not a speed bound
+    hookTimeout: 240_000,
     pool: 'forks',
+    maxWorkers: 3, // most files wait on real processes and servers: a third worker fills the idle core time (2 cores)
   },
 });

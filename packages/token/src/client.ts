@@ -19,7 +19,7 @@ import { abortable, abortError } from './abort.js';
 import { createDispatcher, type TlsClientCertificate } from './dispatcher.js';
 import { generateDpopKey, type DpopKey, type DpopProofInput } from './binding/dpop.js';
 import { expectedTokenType, isBoundResponse } from './binding/token-type.js';
-import { postForm, type Connection, type HttpOptions } from './transport.js';
+import { postForm, type Connection, type HttpOptions, type HttpResponse } from './transport.js';
 import { displayUrl, urlProblem } from './url-policy.js';
 import { parseJsonObject, processTokenResponse, type TokenResponse, type TokenType } from './response.js';
 import { withRetries } from './retry.js';
@@ -370,7 +370,7 @@ export class TokenClient {
         // The credential this attempt sent is redacted from anything the server says back.
         const secrets = Object.entries(authentication).flatMap(([name, value]) => (name === 'client_assertion_type' ? [] : [value]));
         const response = processTokenResponse(answer, requestedAt, secrets);
-        return usableOnArrival(checkTokenType(response, this.#options.binding, answer.status), this.#options.now(), answer.status);
+        return usableOnArrival(await checkTokenType(response, this.#options.binding, answer.status), this.#options.now(), answer.status);
       },
       this.#options.retry,
       ({ attempt, delayMs, error }) =>
@@ -395,7 +395,7 @@ export class TokenClient {
   }
 
   /** Keeps the answer's `DPoP-Nonce`; true when the answer is a `use_dpop_nonce` error with a new nonce to retry with. */
-  #takeDpopNonce(answer: { status: number; headers: Headers; body: Uint8Array }): boolean {
+  #takeDpopNonce(answer: HttpResponse): boolean {
     const nonce = answer.headers.get('dpop-nonce');
     if (nonce === null || nonce === '' || nonce.length > 1024) return false;
     const fresh = nonce !== this.#dpopNonce;
@@ -429,9 +429,9 @@ function mtlsAlias(metadata: object): string | undefined {
  * @throws {@link TokenRequestError} `ERR_TOKEN_NOT_BOUND` (an unbound Bearer token for a bound request, unless
  *   `allowTokenTypeDowngrade`), `ERR_UNSUPPORTED_TOKEN_TYPE` (another type than asked for)
  */
-function checkTokenType(response: TokenResponse, binding: ResolvedOptions['binding'], status: number): TokenResponse {
+async function checkTokenType(response: TokenResponse, binding: ResolvedOptions['binding'], status: number): Promise<TokenResponse> {
   const expected = expectedTokenType(binding);
-  if (binding.proofOfPossession !== undefined && !isBoundResponse(response, binding)) {
+  if (binding.proofOfPossession !== undefined && !(await isBoundResponse(response, binding))) {
     if (response.tokenType === 'Bearer') {
       if (binding.allowTokenTypeDowngrade) return response;
       throw new TokenRequestError(

@@ -1,8 +1,7 @@
 /**
  * DPoP proofs (RFC 9449) for one credential: an ephemeral key generated per credential, a fresh proof per
- * HTTP request. The lead wires this into the token request (RFC 9449 §5) and createAuthorizedFetch (§7.1).
+ * HTTP request: used by the token request (RFC 9449 §5, client.ts) and createAuthorizedFetch (§7.1).
  */
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, base64url } from 'jose';
 import type { JWK } from 'jose';
 import { createHash, randomUUID } from 'node:crypto';
 
@@ -33,7 +32,7 @@ export interface DpopKey {
 
 /** `ath` of RFC 9449 §4.2: base64url of the SHA-256 of the ASCII access token. */
 export function accessTokenHash(accessToken: string): string {
-  return base64url.encode(createHash('sha256').update(accessToken, 'ascii').digest());
+  return createHash('sha256').update(accessToken, 'ascii').digest('base64url');
 }
 
 /** `htu` without query and fragment (RFC 9449 §4.2). */
@@ -49,6 +48,7 @@ export function dpopTargetUri(url: string): string {
  * Throws jose's errors only if the platform lacks the algorithm.
  */
 export async function generateDpopKey(algorithm: DpopAlgorithm = 'ES256'): Promise<DpopKey> {
+  const { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } = await import('jose'); // loaded on first use: only DPoP needs it
   const { privateKey, publicKey } = await generateKeyPair(algorithm, algorithm === 'EdDSA' ? { crv: 'Ed25519' } : {});
   const { kty, crv, x, y, n, e } = await exportJWK(publicKey);
   const publicJwk = Object.fromEntries(Object.entries({ kty, crv, x, y, n, e }).filter(([, v]) => v !== undefined)) as JWK;

@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { decodeJwt } from 'jose';
 import type { BindingOptions } from '../options.js';
 import type { TokenResponse, TokenType } from '../response.js';
 
@@ -20,10 +19,11 @@ export function expectedTokenType(binding: BindingOptions): TokenType {
  * token's own `cnf.x5t#S256` decides when the token is a JWT; an opaque token is taken on the server's word
  * (only the resource can tell).
  */
-export function isBoundResponse(response: TokenResponse, binding: BindingOptions): boolean {
+export async function isBoundResponse(response: TokenResponse, binding: BindingOptions): Promise<boolean> {
   const expected = expectedTokenType(binding);
   if (expected !== 'Bearer') return response.tokenType === expected;
   if (binding.proofOfPossession !== 'mtls' || response.tokenType !== 'Bearer') return false;
+  const { decodeJwt } = await import('jose'); // loaded on first use: only RFC 8705 bound tokens need it
   let cnf: unknown;
   try {
     cnf = decodeJwt(response.accessToken).cnf;
