@@ -11,9 +11,8 @@ export const MAX_DERIVATIONS = 16;
 /**
  * The derivations of one PFX load, owned by that load's call and passed down
  * to every derivation (no process-wide state). They run one after another,
- * except key bags OpenSSL decrypts and the key chains of long contents, in
- * the load's own workers meanwhile, which are terminated when the load ends: a
- * load that fails has nothing left running.
+ * except key bags OpenSSL decrypts in the load's own workers meanwhile, which
+ * are terminated when the load ends: a load that fails has nothing left running.
  */
 export class DerivationBudget {
   /** Derivations started so far. */

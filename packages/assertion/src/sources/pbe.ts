@@ -3,7 +3,6 @@ import { promisify } from 'node:util';
 import { CredentialError } from '../errors.js';
 import { forge } from './asn1.js';
 import type { DerivationBudget } from './budget.js';
-import type { ChainWorker } from './hash-chain.js';
 import { bmpPassword, digestSize, KdfPurpose, pkcs12Kdf, type DigestName } from './pkcs12-kdf.js';
 
 /**
@@ -93,14 +92,13 @@ export class DecryptionFailed extends Error {}
  * Decrypt `ciphertext` with a password-based scheme: PBES2 (RFC 8018 §6.2.2,
  * key from PBKDF2 over the UTF-8 password) or PKCS#12 PBE (RFC 7292
  * Appendix C, key and IV from the SHA-1 PKCS#12 KDF over the BMPString
- * password, Appendix B.3; the key's hash chains in `worker` if given, see
- * `hash-chain.ts`). The caller has checked the iteration count; each
+ * password, Appendix B.3). The caller has checked the iteration count; each
  * derivation is counted in `budget` before it runs, key then IV.
  *
  * @throws {@link DecryptionFailed} when the padding is wrong (almost always a wrong password);
  *   {@link CredentialError} `ERR_MALFORMED` when the ciphertext is not whole blocks, `ERR_ITERATION_LIMIT` when `budget` is spent
  */
-export async function decrypt(params: EncryptionParams, ciphertext: Buffer, password: Password, budget: DerivationBudget, worker?: ChainWorker): Promise<Buffer> {
+export async function decrypt(params: EncryptionParams, ciphertext: Buffer, password: Password, budget: DerivationBudget): Promise<Buffer> {
   const blockSize = params.scheme === 'pbes2' ? CBC_CIPHERS[params.cipher].ivLength : 8; // in CBC the IV is one block
   if (ciphertext.length === 0 || ciphertext.length % blockSize !== 0) {
     throw new CredentialError('ERR_MALFORMED', `The PKCS#12 file is malformed: a ciphertext of ${ciphertext.length} bytes is not whole ${blockSize}-byte blocks.`);
@@ -114,17 +112,9 @@ export async function decrypt(params: EncryptionParams, ciphertext: Buffer, pass
   const { cipher, salt, iterations } = params;
   const { keyLength, decrypt: cbc } = PKCS12_PBE_CIPHERS[cipher];
   budget.spend(2);
-  // Two independent chains (Appendix B.3): the key's in `worker`, if given, while the IV's runs here.
-  const [key, iv] = await both(pkcs12Kdf('sha1', password.bmp, salt, KdfPurpose.key, iterations, keyLength, worker), pkcs12Kdf('sha1', password.bmp, salt, KdfPurpose.iv, iterations, 8));
+  const key = await pkcs12Kdf('sha1', password.bmp, salt, KdfPurpose.key, iterations, keyLength);
+  const iv = await pkcs12Kdf('sha1', password.bmp, salt, KdfPurpose.iv, iterations, 8);
   return runWithKey(key, () => cbc(key, iv, ciphertext));
-}
-
-/** Both values once both have settled, so that a failed decryption leaves no derivation running. */
-async function both<A, B>(a: Promise<A>, b: Promise<B>): Promise<[A, B]> {
-  const [x, y] = await Promise.allSettled([a, b]);
-  if (x.status === 'rejected') throw x.reason;
-  if (y.status === 'rejected') throw y.reason;
-  return [x.value, y.value];
 }
 
 /** Run `fn`, then zero the key. */

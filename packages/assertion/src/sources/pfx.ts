@@ -3,7 +3,6 @@ import { CredentialError } from '../errors.js';
 import { algorithmIdentifier, checkLength, contentInfo, explicit, integer, octets, oid, parseDer, required, sequence, set, toDer, type Asn1 } from './asn1.js';
 import { DerivationBudget, type MAX_DERIVATIONS } from './budget.js';
 import { computeMac, decrypt, DecryptionFailed, derivations, toPassword, type EncryptionParams, type MacParams, type Password } from './pbe.js';
-import { OFF_THREAD_ITERATIONS, startChainWorker, type ChainWorker } from './hash-chain.js';
 import { decryptInWorker, type KeyWorker } from './key-worker.js';
 import { readPrivateKey } from './private-key-info.js';
 import { checkIterations, describe, readEncryption, readPbmac1, unsupportedAlgorithm, type OpenSslDecryption } from './pbe-params.js';
@@ -18,11 +17,10 @@ import { checkCounts, MAX_KEYS, type SourceCertificate, type SourceContents, typ
  * structure is parsed (`asn1.ts`, which accepts BER) and every algorithm and
  * iteration count is checked (`pbe-params.ts`), before anything is derived.
  * Then, for each candidate password in turn, the MAC is verified and then the
- * bags are decrypted (`pbe.ts`, `node:crypto`), every derivation counted in
- * the load's one {@link DerivationBudget}; with a verified MAC, triple-DES key
- * bags meanwhile by OpenSSL in the load's own workers (`key-worker.ts`), and
- * the key chains of long PKCS#12 PBE contents in another (`hash-chain.ts`),
- * all stopped when the load ends. Bags
+ * bags are decrypted, one derivation after another (`pbe.ts`, `node:crypto`),
+ * every derivation counted in the load's one {@link DerivationBudget}; with a
+ * verified MAC, triple-DES key bags meanwhile by OpenSSL in the load's own
+ * workers (`key-worker.ts`), stopped when the load ends. Bags
  * found inside encrypted content are checked the same way before their own
  * derivation.
  *
@@ -109,17 +107,11 @@ interface Pfx {
  */
 export async function parsePfx(der: Uint8Array, passphrase: string | undefined, limits: SourceLimits, budget = new DerivationBudget()): Promise<SourceContents> {
   const pfx = readPfx(der, limits, budget);
-  // Long PKCS#12 PBE contents: their key chains run in a worker, started now so that its start-up overlaps the MAC.
-  const chains = pfx.contents.some((c) => c.type === 'encrypted' && c.encryption.scheme === 'pkcs12-pbe' && c.encryption.iterations >= OFF_THREAD_ITERATIONS) ? startChainWorker() : undefined;
-  try {
-    // No password and the empty one differ for the PKCS#12 KDF (RFC 7292 B.1), and writers differ
-    // (GnuTLS --null-password): as OpenSSL's PKCS12_parse, '' and none are tried alike.
-    for (const candidate of passphrase === undefined || passphrase === '' ? [undefined, ''] : [passphrase]) {
-      const contents = await open(pfx, toPassword(candidate), limits, budget, chains);
-      if (contents) return contents;
-    }
-  } finally {
-    chains?.stop();
+  // No password and the empty one differ for the PKCS#12 KDF (RFC 7292 B.1), and writers differ
+  // (GnuTLS --null-password): as OpenSSL's PKCS12_parse, '' and none are tried alike.
+  for (const candidate of passphrase === undefined || passphrase === '' ? [undefined, ''] : [passphrase]) {
+    const contents = await open(pfx, toPassword(candidate), limits, budget);
+    if (contents) return contents;
   }
   throw passphrase === undefined
     ? new CredentialError('ERR_PASSPHRASE_REQUIRED', 'The PKCS#12 file is protected by a password: give its passphrase.')
@@ -134,7 +126,7 @@ export async function parsePfx(der: Uint8Array, passphrase: string | undefined, 
  * rejects it. The MAC is verified first: a wrong password costs one
  * derivation, and nothing is decrypted under a password the MAC refuses.
  */
-async function open(pfx: Pfx, password: Password, limits: SourceLimits, budget: DerivationBudget, chains: ChainWorker | undefined): Promise<SourceContents | undefined> {
+async function open(pfx: Pfx, password: Password, limits: SourceLimits, budget: DerivationBudget): Promise<SourceContents | undefined> {
   const mac = pfx.mac && { expected: pfx.mac.digest, computed: await computeMac(pfx.mac.params, password, pfx.authSafe, budget) }; // RFC 7292 §4, RFC 9579 §3
   if (mac && !(mac.computed.length === mac.expected.length && timingSafeEqual(mac.computed, mac.expected))) return undefined;
   // Once the MAC vouches for the password, OpenSSL decrypts the triple-DES key bags in workers while the contents are decrypted here.
@@ -142,7 +134,7 @@ async function open(pfx: Pfx, password: Password, limits: SourceLimits, budget: 
   budget.spend(native.reduce((sum, bag) => sum + derivations(bag.encryption), 0));
   const workers = new Map(native.map((bag) => [bag as Bag, decryptInWorker(bag.encryptedPkcs8, password.utf8)]));
   try {
-    const contents = await readContents(pfx.contents, password, limits, budget, workers, chains);
+    const contents = await readContents(pfx.contents, password, limits, budget, workers);
     return { ...contents, integrity: pfx.mac === undefined ? 'none' : 'mac' };
   } catch (error) {
     if (error instanceof DecryptionFailed) return undefined;
@@ -160,17 +152,17 @@ const isNativeKeyBag = (bag: Bag): bag is Extract<Bag, { type: 'shroudedKey' }> 
  * every bag. One at a time: the first failure leaves nothing running. Results
  * in file order.
  */
-async function readContents(contents: readonly Content[], password: Password, limits: SourceLimits, budget: DerivationBudget, workers: ReadonlyMap<Bag, KeyWorker>, chains: ChainWorker | undefined): Promise<SourceContents> {
+async function readContents(contents: readonly Content[], password: Password, limits: SourceLimits, budget: DerivationBudget, workers: ReadonlyMap<Bag, KeyWorker>): Promise<SourceContents> {
   const bags: Bag[] = [];
-  for (const content of contents) bags.push(...(content.type === 'plain' ? content.bags : await decryptSafeContents(content, password, limits, budget, chains)));
+  for (const content of contents) bags.push(...(content.type === 'plain' ? content.bags : await decryptSafeContents(content, password, limits, budget)));
   checkBagCounts(bags.filter((bag) => !workers.has(bag)), 0, budget);
   const items: (SourceKey | SourceCertificate)[] = [];
   for (const bag of bags) items.push(await openBag(bag, password, budget, workers.get(bag)));
   return { keys: items.filter((item): item is SourceKey => 'key' in item), certificates: items.filter((item): item is SourceCertificate => 'der' in item) };
 }
 
-async function decryptSafeContents(content: Extract<Content, { type: 'encrypted' }>, password: Password, limits: SourceLimits, budget: DerivationBudget, chains: ChainWorker | undefined): Promise<readonly Bag[]> {
-  return readSafeContents(parsePlaintext(await decrypt(content.encryption, content.ciphertext, password, budget, chains), 'SafeContents'), limits);
+async function decryptSafeContents(content: Extract<Content, { type: 'encrypted' }>, password: Password, limits: SourceLimits, budget: DerivationBudget): Promise<readonly Bag[]> {
+  return readSafeContents(parsePlaintext(await decrypt(content.encryption, content.ciphertext, password, budget), 'SafeContents'), limits);
 }
 
 /** The decrypted bytes parsed, then zeroed; `DecryptionFailed` when they do not parse: the padding checked by chance under a wrong password. */
