@@ -8,8 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { fixturesDir, readManifest, type FixtureEntry } from '../../../test/setup/fixtures.js';
 import { CredentialError } from '../src/errors.js';
 import { parsePfx } from '../src/sources/pfx.js';
-import { bmpPassword, pkcs12Kdf, type DigestName } from '../src/sources/pkcs12-kdf.js';
+import { bmpPassword, digestSize, pkcs12Kdf, type DigestName } from '../src/sources/pkcs12-kdf.js';
 import { DEFAULT_MAX_ITERATIONS, type SourceContents } from '../src/sources/types.js';
+import { openssl } from './helpers/openssl.js';
 
 const manifest = readManifest();
 const limits = { maxIterations: DEFAULT_MAX_ITERATIONS };
@@ -229,6 +230,25 @@ describe('pkcs12Kdf (RFC 7292 Appendix B.2)', () => {
       );
       expect(ours.toString('hex'), `${digest} ${String(password)}`).toBe(Buffer.from(theirs.getBytes(), 'latin1').toString('hex'));
     }
+  });
+
+  it('agrees with `openssl kdf PKCS12KDF` for every digest, before and from the first compressed iteration', async () => {
+    const salt = Buffer.from('a1b2c3d4e5f6', 'hex');
+    const password = bmpPassword('s3cret');
+    for (const digest of ['sha1', 'sha224', 'sha256', 'sha384', 'sha512'] as const) {
+      for (const iterations of [1, 2, 3, 1000]) {
+        const length = 2 * digestSize(digest) + 3; // three blocks of A: I is updated between them (step 6c)
+        const ours = await pkcs12Kdf(digest, password, salt, 1, iterations, length);
+        const args = ['kdf', '-keylen', String(length), '-kdfopt', `digest:${digest}`, '-kdfopt', `hexpass:${password.toString('hex')}`, '-kdfopt', `hexsalt:${salt.toString('hex')}`, '-kdfopt', `iter:${iterations}`, '-kdfopt', 'id:1', 'PKCS12KDF'];
+        expect(ours.toString('hex'), `${digest} × ${iterations}`).toBe(openssl(args).trim().replaceAll(':', '').toLowerCase());
+      }
+    }
+  });
+
+  it('runs on the @noble/hashes version it is pinned to: its compression function is not public API', () => {
+    const declared = JSON.parse(readFileSync(path.join(import.meta.dirname, '..', 'package.json'), 'utf8')).dependencies['@noble/hashes'];
+    const installed = JSON.parse(readFileSync(path.join(import.meta.dirname, '..', 'node_modules', '@noble', 'hashes', 'package.json'), 'utf8')).version;
+    expect(installed, 'pkcs12-kdf.ts calls the protected get/set/process/roundClean of @noble/hashes: check them in the new version, then pin it').toBe(declared);
   });
 
   it('tells the absent password (empty) from "" (00 00)', () => {
