@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import type { ZodType } from 'zod';
 import { checkAlgorithm, JWS_ALGORITHMS, type JwsAlgorithm } from '../algorithms.js';
 import { CertificateCredential, PREPARED } from '../credential/certificate.js';
-import { parseOptions } from '../credential/options.js';
+import { lazySchema, parseOptions } from '../credential/options.js';
 import { CredentialError } from '../errors.js';
 import { toSigner, type ExternalSigner } from '../signer.js';
 
@@ -68,32 +68,33 @@ export const MAX_ASSERTION_LIFETIME_SECONDS = 3600;
 
 const REGISTERED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti']);
 
-/** A JSON value (RFC 8259) that `JSON.stringify` writes as itself. */
-const jsonValue: z.ZodType<unknown> = z.lazy(() =>
-  z.union([z.string(), z.number().finite(), z.boolean(), z.null(), z.array(jsonValue), z.record(z.string(), jsonValue)]),
-);
-
-const optionsSchema = z
-  .strictObject({
-    clientId: z.string().min(1),
-    audience: z.string().min(1),
-    lifetimeSeconds: z.number().int().min(1).max(MAX_ASSERTION_LIFETIME_SECONDS).default(300),
-    algorithm: z.enum(JWS_ALGORITHMS).optional(),
-    thumbprint: z.enum(['x5t#S256', 'x5t', 'both']).default('both'),
-    includeX5c: z.boolean().default(false),
-    kid: z.string().min(1).optional(),
-    claims: z
-      .record(z.string(), jsonValue, { invalid_type_error: 'expected an object of JSON values' })
-      .refine((c) => !Object.keys(c).some((k) => REGISTERED_CLAIMS.has(k)), {
-        message: 'registered claims (iss, sub, aud, exp, nbf, iat, jti) are set by the library and cannot be overridden',
-      })
-      .optional(),
-    clockSkewSeconds: z.number().int().min(0).max(60).default(30),
-  })
-  .refine((o) => o.lifetimeSeconds + o.clockSkewSeconds <= MAX_ASSERTION_LIFETIME_SECONDS, {
-    path: ['lifetimeSeconds'],
-    message: `lifetimeSeconds + clockSkewSeconds (the validity window exp − nbf) must be at most ${MAX_ASSERTION_LIFETIME_SECONDS}`,
-  });
+const optionsSchema = lazySchema((z) => {
+  /** A JSON value (RFC 8259) that `JSON.stringify` writes as itself. */
+  const jsonValue: ZodType<unknown> = z.lazy(() =>
+    z.union([z.string(), z.number().finite(), z.boolean(), z.null(), z.array(jsonValue), z.record(z.string(), jsonValue)]),
+  );
+  return z
+    .strictObject({
+      clientId: z.string().min(1),
+      audience: z.string().min(1),
+      lifetimeSeconds: z.number().int().min(1).max(MAX_ASSERTION_LIFETIME_SECONDS).default(300),
+      algorithm: z.enum(JWS_ALGORITHMS).optional(),
+      thumbprint: z.enum(['x5t#S256', 'x5t', 'both']).default('both'),
+      includeX5c: z.boolean().default(false),
+      kid: z.string().min(1).optional(),
+      claims: z
+        .record(z.string(), jsonValue, { invalid_type_error: 'expected an object of JSON values' })
+        .refine((c) => !Object.keys(c).some((k) => REGISTERED_CLAIMS.has(k)), {
+          message: 'registered claims (iss, sub, aud, exp, nbf, iat, jti) are set by the library and cannot be overridden',
+        })
+        .optional(),
+      clockSkewSeconds: z.number().int().min(0).max(60).default(30),
+    })
+    .refine((o) => o.lifetimeSeconds + o.clockSkewSeconds <= MAX_ASSERTION_LIFETIME_SECONDS, {
+      path: ['lifetimeSeconds'],
+      message: `lifetimeSeconds + clockSkewSeconds (the validity window exp − nbf) must be at most ${MAX_ASSERTION_LIFETIME_SECONDS}`,
+    });
+});
 
 /** Per-call values of {@link PreparedClientAssertion.sign}; for test vectors. */
 export interface SignOverrides {
@@ -231,4 +232,4 @@ export function prepareClientAssertion(
 }
 
 const NO_OVERRIDES: SignOverrides = {};
-const overridesSchema = z.strictObject({ now: z.date().optional(), jti: z.string().min(1).optional() });
+const overridesSchema = lazySchema((z) => z.strictObject({ now: z.date().optional(), jti: z.string().min(1).optional() }));

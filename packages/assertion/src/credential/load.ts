@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { CredentialError } from '../errors.js';
 import { checkKeyDerivation, decodePrivateKey, parseCertificate, parsePem, pemBlocks } from '../sources/pem.js';
 import { parsePfx } from '../sources/pfx.js';
@@ -6,7 +5,7 @@ import { checkCounts, DEFAULT_MAX_ITERATIONS, type SourceContents, type SourceLi
 import { CertificateCredential, CertificateInfo } from './certificate.js';
 import { checkInput, checkSize, derInput, detectContainer, notPem, pemText, readCredentialFile, shownPath, type CredentialInput } from './input.js';
 import { candidates, endEntityChain, pairLeaf } from './leaf.js';
-import { parseOptions } from './options.js';
+import { lazySchema, parseOptions } from './options.js';
 import { checkPolicy } from './policy.js';
 
 /** Options of {@link loadCredential}. */
@@ -41,17 +40,21 @@ export interface LoadFileOptions extends LoadOptions {
   readonly keyPath?: string;
 }
 
-const loadOptionsSchema = z.strictObject({
-  ignoreValidityPeriod: z.boolean().optional(),
-  now: z.date().optional(),
-  maxIterations: z.number().int().positive().optional(),
-  requireIntegrity: z.boolean().optional(),
-});
+const loadOptionsSchema = lazySchema((z) =>
+  z.strictObject({
+    ignoreValidityPeriod: z.boolean().optional(),
+    now: z.date().optional(),
+    maxIterations: z.number().int().positive().optional(),
+    requireIntegrity: z.boolean().optional(),
+  }),
+);
 
-const fileOptionsSchema = loadOptionsSchema.extend({
-  passphrase: z.string().optional(),
-  keyPath: z.string().min(1).optional(),
-});
+const fileOptionsSchema = lazySchema((z) =>
+  loadOptionsSchema().extend({
+    passphrase: z.string().optional(),
+    keyPath: z.string().min(1).optional(),
+  }),
+);
 
 /**
  * Load a certificate and its private key: bytes → source (PEM or PFX) →
