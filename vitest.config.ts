@@ -1,15 +1,16 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const src = (p: string) => fileURLToPath(new URL(`./packages/${p}/src/index.ts`, import.meta.url));
+const src = (p: string, entry = 'index') => fileURLToPath(new URL(`./packages/${p}/src/${entry}.ts`, import.meta.url));
 
 export default defineConfig({
   resolve: {
-    alias: {
-      '@x/assertion': src('assertion'),
-      '@x/token': src('token'),
-      '@x/devserver': src('devserver'),
-    },
+    alias: [
+      { find: /^@x\/assertion\/internal$/, replacement: src('assertion', 'internal') },
+      { find: /^@x\/assertion$/, replacement: src('assertion') },
+      { find: /^@x\/token$/, replacement: src('token') },
+      { find: /^@x\/devserver$/, replacement: src('devserver') },
+    ],
   },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts', 'examples/**/*.test.ts'],

@@ -4,5 +4,5 @@
  *
  * @packageDocumentation
  */
-export { parseOptions } from './credential/options.js';
+export { lazySchema, parseOptions } from './credential/options.js';
 export { shownPath } from './credential/input.js';

@@ -31,7 +31,8 @@ import {
   type JwsAlgorithm,
   type ThumbprintHeader,
 } from '@x/assertion';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { lazySchema } from '@x/assertion/internal';
 import type { AccessToken, CachedTokenResponse } from './cache.js';
 import type { TokenType } from './response.js';
 import type { Connection } from './transport.js';
@@ -179,36 +180,45 @@ export interface ClientCertificateCredentialOptions extends TokenCredentialOptio
 const ALGORITHMS = ['PS256', 'RS256', 'PS384', 'PS512', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const satisfies
   readonly JwsAlgorithm[];
 
-const certificateOptionsSchema = z.strictObject({
-  ...tokenCredentialOptionsShape,
-  sendCertificateChain: z.boolean().default(false),
-  algorithm: z.enum(ALGORITHMS).optional(),
-  thumbprint: z.enum(['x5t#S256', 'x5t', 'both']).optional(),
-  assertionLifetimeSeconds: z.number().int().min(1).max(3600).optional(),
-  kid: z.string().min(1).optional(),
-  certificateCheckIntervalMs: z.number().int().min(0).default(30_000),
-});
+const certificateOptionsSchema = lazySchema((z) =>
+  z.strictObject({
+    ...tokenCredentialOptionsShape(z),
+    sendCertificateChain: z.boolean().default(false),
+    algorithm: z.enum(ALGORITHMS).optional(),
+    thumbprint: z.enum(['x5t#S256', 'x5t', 'both']).optional(),
+    assertionLifetimeSeconds: z.number().int().min(1).max(3600).optional(),
+    kid: z.string().min(1).optional(),
+    certificateCheckIntervalMs: z.number().int().min(0).default(30_000),
+  }),
+);
 
-const commonOptionsSchema = z.strictObject(tokenCredentialOptionsShape);
+const commonOptionsSchema = lazySchema((z) => z.strictObject(tokenCredentialOptionsShape(z)));
 
-const certificatePassword = z.string().optional();
 const onePassphrase = (value: { passphrase?: string | undefined; certificatePassword?: string | undefined; passphraseFile?: string | undefined }) =>
   [value.passphrase, value.certificatePassword, value.passphraseFile].filter((p) => p !== undefined).length <= 1;
 const onePassphraseMessage = { message: 'give one of passphrase, certificatePassword (its @azure/identity name) and passphraseFile' };
-const certificatePathSchema = z.strictObject({
-  certificatePath: z.string().min(1),
-  keyPath: z.string().min(1).optional(),
-  passphrase: z.string().optional(),
-  certificatePassword,
-  passphraseFile: z.string().min(1).optional(),
-}).refine(onePassphrase, onePassphraseMessage);
-const pemOrBytes = z.union([z.string().min(1), z.instanceof(Uint8Array)]);
-const inMemorySchema = z.strictObject({
-  certificate: pemOrBytes,
-  privateKey: pemOrBytes.optional(),
-  passphrase: z.string().optional(),
-  certificatePassword,
-}).refine(onePassphrase, onePassphraseMessage);
+const certificatePathSchema = lazySchema((z) =>
+  z
+    .strictObject({
+      certificatePath: z.string().min(1),
+      keyPath: z.string().min(1).optional(),
+      passphrase: z.string().optional(),
+      certificatePassword: z.string().optional(),
+      passphraseFile: z.string().min(1).optional(),
+    })
+    .refine(onePassphrase, onePassphraseMessage),
+);
+const inMemorySchema = lazySchema((z) => {
+  const pemOrBytes = z.union([z.string().min(1), z.instanceof(Uint8Array)]);
+  return z
+    .strictObject({
+      certificate: pemOrBytes,
+      privateKey: pemOrBytes.optional(),
+      passphrase: z.string().optional(),
+      certificatePassword: z.string().optional(),
+    })
+    .refine(onePassphrase, onePassphraseMessage);
+});
 
 /**
  * Tell the forms of {@link ClientCertificate} apart and validate the one given.
@@ -246,7 +256,7 @@ function withPassphrase<T extends { passphrase?: string | undefined; certificate
 function tenantClients(
   tenantId: string,
   clientId: string,
-  parsed: z.output<typeof commonOptionsSchema>,
+  parsed: z.output<ReturnType<typeof commonOptionsSchema>>,
   makeClient: (resolved: ResolvedOptions) => TokenClient,
 ): TenantClients {
   const home = makeClient(resolveOptions(tenantId, clientId, parsed));

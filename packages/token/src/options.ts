@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import { DEFAULT_AUTHORITY_HOST, entraTokenEndpoint, type EndpointVersion } from './endpoints.js';
 import { checkProxyOption, type NetworkOptions } from './dispatcher.js';
 import { TokenRequestError } from './errors.js';
@@ -129,54 +129,58 @@ export interface ResolvedOptions {
   readonly binding: BindingOptions;
 }
 
-const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', { message: `must be ${what}` });
-const positiveMs = z.number().int().positive();
+/** zod itself, as `lazySchema` hands it to a schema builder. */
+export type Zod = typeof z;
 
-/** The zod shape of {@link TokenCredentialOptions}; credentials extend it. */
-export const tokenCredentialOptionsShape = {
-  authorityHost: z.string().optional(),
-  additionallyAllowedTenants: z.array(z.string().min(1)).readonly().default([]),
-  disableInstanceDiscovery: z.boolean().optional(),
-  endpointVersion: z.enum(['v2', 'v1']).default('v2'),
-  tokenEndpoint: z.string().optional(),
-  issuer: z.string().optional(),
-  fetch: fn<typeof globalThis.fetch>('a fetch function').optional(),
-  proxy: z.union([z.string(), z.literal(false)]).optional(),
-  ca: z.union([z.string(), z.array(z.string())]).optional(),
-  timeoutMs: positiveMs.default(DEFAULT_TIMEOUT_MS),
-  maxResponseBytes: positiveMs.default(DEFAULT_MAX_RESPONSE_BYTES),
-  retry: z
-    .strictObject({
-      maxAttempts: z.number().int().min(1).max(10).optional(),
-      initialDelayMs: z.number().int().min(0).optional(),
-      maxDelayMs: z.number().int().min(0).optional(),
-      maxElapsedMs: positiveMs.optional(),
-    })
-    .default({}),
-  logger: fn<TokenLogger>('a function').optional(),
-  now: fn<() => number>('a function returning milliseconds').optional(),
-  refreshRetryMs: positiveMs.default(30_000),
-  tokenStore: z
-    .custom<TokenStore>((v) => typeof (v as { lookup?: unknown } | null)?.lookup === 'function', {
-      message: 'must be a TokenStore (an object with a lookup function)',
-    })
-    .optional(),
-  clientAuthentication: z.enum(['private_key_jwt', 'self_signed_tls_client_auth', 'tls_client_auth']).default('private_key_jwt'),
-  proofOfPossession: z.enum(['mtls', 'dpop']).optional(),
-  dpopAlgorithm: z.enum(['ES256', 'EdDSA', 'PS256']).default('ES256'),
-  allowTokenTypeDowngrade: z.boolean().default(false),
+/** The zod shape of {@link TokenCredentialOptions}; credentials extend it (built on first use: see `lazySchema`). */
+export const tokenCredentialOptionsShape = (z: Zod) => {
+  const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', { message: `must be ${what}` });
+  const positiveMs = z.number().int().positive();
+  return {
+    authorityHost: z.string().optional(),
+    additionallyAllowedTenants: z.array(z.string().min(1)).readonly().default([]),
+    disableInstanceDiscovery: z.boolean().optional(),
+    endpointVersion: z.enum(['v2', 'v1']).default('v2'),
+    tokenEndpoint: z.string().optional(),
+    issuer: z.string().optional(),
+    fetch: fn<typeof globalThis.fetch>('a fetch function').optional(),
+    proxy: z.union([z.string(), z.literal(false)]).optional(),
+    ca: z.union([z.string(), z.array(z.string())]).optional(),
+    timeoutMs: positiveMs.default(DEFAULT_TIMEOUT_MS),
+    maxResponseBytes: positiveMs.default(DEFAULT_MAX_RESPONSE_BYTES),
+    retry: z
+      .strictObject({
+        maxAttempts: z.number().int().min(1).max(10).optional(),
+        initialDelayMs: z.number().int().min(0).optional(),
+        maxDelayMs: z.number().int().min(0).optional(),
+        maxElapsedMs: positiveMs.optional(),
+      })
+      .default({}),
+    logger: fn<TokenLogger>('a function').optional(),
+    now: fn<() => number>('a function returning milliseconds').optional(),
+    refreshRetryMs: positiveMs.default(30_000),
+    tokenStore: z
+      .custom<TokenStore>((v) => typeof (v as { lookup?: unknown } | null)?.lookup === 'function', {
+        message: 'must be a TokenStore (an object with a lookup function)',
+      })
+      .optional(),
+    clientAuthentication: z.enum(['private_key_jwt', 'self_signed_tls_client_auth', 'tls_client_auth']).default('private_key_jwt'),
+    proofOfPossession: z.enum(['mtls', 'dpop']).optional(),
+    dpopAlgorithm: z.enum(['ES256', 'EdDSA', 'PS256']).default('ES256'),
+    allowTokenTypeDowngrade: z.boolean().default(false),
+  };
 };
 
 /** Tenant names that cannot issue app-only tokens (Entra ID requires a tenant for client credentials). */
 const MULTI_TENANT = new Set(['common', 'organizations', 'consumers']);
 
 /**
- * Validate `value` with `schema`.
+ * Validate `value` with `schema` (from `lazySchema`).
  *
  * @throws {@link TokenRequestError} `ERR_INVALID_OPTIONS` naming each bad field and the expectation, never the value
  */
-export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
-  const result = schema.safeParse(value ?? {}, { errorMap: withoutValues });
+export function parseOptions<S extends z.ZodType>(schema: () => S, value: unknown, what: string): z.output<S> {
+  const result = schema().safeParse(value ?? {}, { errorMap: withoutValues });
   if (result.success) return result.data;
   const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
   throw new TokenRequestError('ERR_INVALID_OPTIONS', `Invalid ${what}: ${problems}.`);
@@ -190,7 +194,7 @@ export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, wha
 export function resolveOptions(
   tenantId: unknown,
   clientId: unknown,
-  options: z.output<z.ZodObject<typeof tokenCredentialOptionsShape>>,
+  options: z.output<z.ZodObject<ReturnType<typeof tokenCredentialOptionsShape>>>,
 ): ResolvedOptions {
   const invalid = (message: string) => new TokenRequestError('ERR_INVALID_OPTIONS', message);
   if (typeof clientId !== 'string' || clientId === '') throw invalid('clientId must be a non-empty string.');

@@ -15,7 +15,8 @@
  *
  * @module
  */
-import { z } from 'zod';
+import { lazySchema } from '@x/assertion/internal';
+import type { Zod } from './options.js';
 import { TokenRequestError } from './errors.js';
 import { redact } from './redact.js';
 import type { HttpResponse } from './transport.js';
@@ -58,31 +59,39 @@ export interface TokenResponse {
 /** The longest `expires_in` accepted: one year. Anything longer is nonsense for an access token. */
 const MAX_LIFETIME_SECONDS = 31_536_000;
 
-/** A positive number, or its decimal string (Entra v1). */
-const numeric = z.union([z.number(), z.string().trim().regex(/^\d+(\.\d+)?$/).transform(Number)]).pipe(z.number().positive());
-const lifetime = numeric.pipe(z.number().max(MAX_LIFETIME_SECONDS));
-const optionalNumber = numeric.optional().catch(undefined);
-const optionalString = z.string().optional().catch(undefined);
+/** Member types: a positive number or its decimal string (Entra v1); members dropped when malformed. */
+const members = (z: Zod) => {
+  const numeric = z.union([z.number(), z.string().trim().regex(/^\d+(\.\d+)?$/).transform(Number)]).pipe(z.number().positive());
+  return { numeric, optionalNumber: numeric.optional().catch(undefined), optionalString: z.string().optional().catch(undefined) };
+};
 
-const successSchema = z.object({
-  access_token: z.string().min(1),
-  token_type: z.string().min(1),
-  expires_in: lifetime,
-  scope: optionalString,
-  resource: optionalString,
-  ext_expires_in: optionalNumber,
-  refresh_in: optionalNumber,
-  expires_on: optionalNumber,
-  not_before: optionalNumber,
+/** A successful token response (RFC 6749 §5.1, Entra's additions). */
+const successSchema = lazySchema((z) => {
+  const { numeric, optionalNumber, optionalString } = members(z);
+  return z.object({
+    access_token: z.string().min(1),
+    token_type: z.string().min(1),
+    expires_in: numeric.pipe(z.number().max(MAX_LIFETIME_SECONDS)),
+    scope: optionalString,
+    resource: optionalString,
+    ext_expires_in: optionalNumber,
+    refresh_in: optionalNumber,
+    expires_on: optionalNumber,
+    not_before: optionalNumber,
+  });
 });
 
-const errorSchema = z.object({
-  error: z.string().min(1),
-  error_description: optionalString,
-  error_codes: z.array(z.number().int()).optional().catch(undefined),
-  trace_id: optionalString,
-  correlation_id: optionalString,
-  timestamp: optionalString,
+/** An error response (RFC 6749 §5.2, Entra's additions). */
+const errorSchema = lazySchema((z) => {
+  const { optionalString } = members(z);
+  return z.object({
+    error: z.string().min(1),
+    error_description: optionalString,
+    error_codes: z.array(z.number().int()).optional().catch(undefined),
+    trace_id: optionalString,
+    correlation_id: optionalString,
+    timestamp: optionalString,
+  });
 });
 
 /**
@@ -108,7 +117,7 @@ export function processTokenResponse(response: HttpResponse, requestedAt: number
   const ok = response.status >= 200 && response.status < 300;
   if (!ok || json === undefined) throw unexpected(response, json !== undefined, secrets);
 
-  const parsed = successSchema.safeParse(json);
+  const parsed = successSchema().safeParse(json);
   if (!parsed.success) {
     const fields = [...new Set(parsed.error.issues.map((i) => String(i.path[0] ?? '(body)')))];
     if (fields.includes('access_token')) {
@@ -182,7 +191,7 @@ const AADSTS = /\bAADSTS(\d+)\b/g;
 
 /** A {@link TokenRequestError} from an OAuth error body (RFC 6749 §5.2) with Entra's fields. */
 function oauthError(response: HttpResponse, json: Record<string, unknown>, secrets: readonly string[]): TokenRequestError {
-  const parsed = errorSchema.safeParse(json);
+  const parsed = errorSchema().safeParse(json);
   // `{"error":""}` and other broken error bodies: still a typed error, never a raw ZodError.
   if (!parsed.success) return unexpected(response, true, secrets);
   const body = parsed.data;
