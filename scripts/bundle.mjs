@@ -8,16 +8,18 @@
 // start (issue 12); bench/figures/first-token.mjs measures it.
 //
 // The CLI (packages/cli) is bundled too, into ONE CommonJS file,
-// dist/x-assertion.cjs, that bin/x-assertion.js (CommonJS) requires: on Node 20
-// a CommonJS entry starts faster than an ES module one, whose loader and
-// builtin-module facades cost ~10% of a bare `node` start. Only the CLI's own
-// modules are in it; @x/* and every other package stay imports, so each @x
-// class exists once in a process (the `token` command hands a credential to
-// @x/token; @x/pkcs11 loads @x/assertion). Each command's modules run only
-// when it does (esbuild wraps what `import()` loads), and @x/assertion is
-// loaded with require() (an ES module, Node ≥ 20.19) by the first command that
-// needs it. In dist/, not dist/bundle/, so `../package.json` (the --version)
-// is the same file for it and for tsc's dist/main.js.
+// dist/x-assertion.cjs, that bin/x-assertion.js (CommonJS, bin/package.json)
+// requires: on Node 20 a CommonJS entry skips the ES module loader and the
+// facades of builtin modules (`x-assertion thumbprint` measured 1.39–1.42×
+// bare `node` so, 1.54–1.60× as an ES module bundle, in the same runs). Only
+// the CLI's own modules are in it: @x/* and every other package stay imports,
+// so each @x class exists once in a process (the `token` command hands a
+// credential to @x/token, and @x/pkcs11 imports @x/assertion: a second copy
+// inlined here would fail their instanceof checks). A command's modules run
+// only when it does (esbuild wraps what `import()` loads), and the first
+// command that needs @x/assertion loads it with require() (an ES module; Node
+// ≥ 20.19). In dist/, not dist/bundle/, so `../package.json` (--version) is
+// the same file for it and for tsc's dist/main.js.
 // usage: node scripts/bundle.mjs   (part of `pnpm build`)
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
