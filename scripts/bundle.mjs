@@ -10,8 +10,8 @@
 // The CLI (packages/cli) is bundled too, into ONE CommonJS file,
 // dist/x-assertion.cjs, that bin/x-assertion.js (CommonJS, bin/package.json)
 // requires: on Node 20 a CommonJS entry skips the ES module loader and the
-// facades of builtin modules (`x-assertion thumbprint` measured 1.39–1.42×
-// bare `node` so, 1.54–1.60× as an ES module bundle, in the same runs). Only
+// facades of builtin modules (`x-assertion thumbprint`, one run of 41 rounds:
+// 1.43× bare `node` so, 1.60× as an ES module bundle). Only
 // the CLI's own modules are in it: @x/* and every other package stay imports,
 // so each @x class exists once in a process (the `token` command hands a
 // credential to @x/token, and @x/pkcs11 imports @x/assertion: a second copy
