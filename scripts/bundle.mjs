@@ -6,6 +6,20 @@
 // (`tsc -b`, before this) still type-checks and writes the .d.ts that `exports`
 // names. Why: loading one file instead of 20–30 ES modules is most of a cold
 // start (issue 12); bench/figures/first-token.mjs measures it.
+//
+// The CLI (packages/cli) is bundled too, into ONE CommonJS file,
+// dist/x-assertion.cjs, that bin/x-assertion.js (CommonJS, bin/package.json)
+// requires: on Node 20 a CommonJS entry skips the ES module loader and the
+// facades of builtin modules (`x-assertion thumbprint`, one run of 41 rounds:
+// 1.43× bare `node` so, 1.60× as an ES module bundle). Only
+// the CLI's own modules are in it: @x/* and every other package stay imports,
+// so each @x class exists once in a process (the `token` command hands a
+// credential to @x/token, and @x/pkcs11 imports @x/assertion: a second copy
+// inlined here would fail their instanceof checks). A command's modules run
+// only when it does (esbuild wraps what `import()` loads), and the first
+// command that needs @x/assertion loads it with require() (an ES module; Node
+// ≥ 20.19). In dist/, not dist/bundle/, so `../package.json` (--version) is
+// the same file for it and for tsc's dist/main.js.
 // usage: node scripts/bundle.mjs   (part of `pnpm build`)
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,3 +61,21 @@ await Promise.all(
     });
   }),
 );
+
+const cli = join(root, 'packages', 'cli');
+await build({
+  entryPoints: [join(cli, 'src', 'main.ts')],
+  outfile: join(cli, 'dist', 'x-assertion.cjs'),
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20.19',
+  packages: 'external',
+  // CommonJS has no import.meta: the bundle's own file URL instead.
+  define: { 'import.meta.url': 'importMetaUrl' },
+  banner: { js: "'use strict';\nconst importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  sourcemap: 'linked',
+  sourcesContent: false, // the map names ../src/*.ts, which the package ships
+  legalComments: 'none',
+  logLevel: 'warning',
+});

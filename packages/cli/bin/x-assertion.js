@@ -1,4 +1,9 @@
 #!/usr/bin/env node
-import { main } from '../dist/main.js';
+// CommonJS (bin/package.json): see scripts/bundle.mjs for why the CLI starts from one CommonJS file.
+'use strict';
 
-process.exitCode = await main(process.argv.slice(2));
+require('../dist/x-assertion.cjs')
+  .main(process.argv.slice(2))
+  .then((code) => {
+    process.exitCode = code;
+  });

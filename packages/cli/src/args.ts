@@ -176,7 +176,8 @@ export function optPositiveInt(values: OptionValues, name: string, usage: string
  * Where a passphrase comes from for one command run. `value` is what was
  * given explicitly (or `undefined`); `prompt` exists only when stdin is a
  * terminal and nothing was given, and is called only when a container turns
- * out to be encrypted.
+ * out to be encrypted. (Whether stdin is a terminal is looked at when
+ * `prompt` is first read: opening stdin costs a run that needs no passphrase.)
  */
 export interface PassphraseSource {
   readonly value: string | undefined;
@@ -224,10 +225,13 @@ export async function passphraseSource(
   }
   const fromEnv = fallbackEnv === undefined ? undefined : ctx.io.env[fallbackEnv];
   if (fromEnv !== undefined && fromEnv !== '') return { value: keep(fromEnv), prompt: undefined };
-  if (ctx.io.stdin.isTTY) {
-    return { value: undefined, prompt: async (label) => keep(await promptSecret(ctx.io, `Passphrase for ${label}: `)) };
-  }
-  return { value: undefined, prompt: undefined };
+  const prompt = async (label: string) => keep(await promptSecret(ctx.io, `Passphrase for ${label}: `));
+  return {
+    value: undefined,
+    get prompt() {
+      return ctx.io.stdin.isTTY ? prompt : undefined;
+    },
+  };
 }
 
 /** The first sentence of a `parseArgs` error, without its hint about `--`. */

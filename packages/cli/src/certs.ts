@@ -59,7 +59,7 @@ async function withPassphrase<T>(label: string, source: PassphraseSource, load: 
   try {
     return await load(source.value);
   } catch (e) {
-    if (source.value !== undefined || !source.prompt || !isCredentialError(e, 'ERR_PASSPHRASE_REQUIRED')) throw e;
+    if (source.value !== undefined || !isCredentialError(e, 'ERR_PASSPHRASE_REQUIRED') || !source.prompt) throw e;
   }
   return load(await source.prompt(label));
 }

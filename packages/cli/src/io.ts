@@ -26,9 +26,22 @@ export interface Io {
   env: Record<string, string | undefined>;
 }
 
-/** The real process streams and environment. */
-export function processIo(): Io {
-  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };
+/**
+ * The streams and environment of a run: those given, else the process's.
+ * `process.stdin` and `process.stderr` are taken when first used: opening
+ * them costs a cold start that reads no input and prints no error.
+ */
+export function processIo(io: Partial<Io> = {}): Io {
+  return {
+    stdout: io.stdout ?? process.stdout,
+    env: io.env ?? process.env,
+    get stderr() {
+      return io.stderr ?? process.stderr;
+    },
+    get stdin() {
+      return io.stdin ?? process.stdin;
+    },
+  };
 }
 
 /**

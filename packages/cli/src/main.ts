@@ -73,7 +73,7 @@ function version(): string {
  * @returns the exit status: 0 success, 1 failure or invalid assertion, 2 usage error
  */
 export async function main(argv: string[], io: Partial<Io> = {}): Promise<number> {
-  const ctx: RunContext = { io: { ...processIo(), ...io }, debug: argv.includes('--debug'), secrets: new Set() };
+  const ctx: RunContext = { io: processIo(io), debug: argv.includes('--debug'), secrets: new Set() };
   try {
     return await dispatch(ctx, argv);
   } catch (e) {

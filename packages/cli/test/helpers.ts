@@ -17,7 +17,8 @@ export const SENTINEL = 'S3ntinel-pass-7f3c9a1e';
 export const WRONG = 'S3ntinel-pass-WRONG-4411';
 
 export const BIN = fileURLToPath(new URL('../bin/x-assertion.js', import.meta.url));
-export const DIST_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+/** The bundled CLI the bin runs (scripts/bundle.mjs). */
+export const DIST_BUNDLE = fileURLToPath(new URL('../dist/x-assertion.cjs', import.meta.url));
 
 export interface Fixtures {
   dir: string;
@@ -102,8 +103,8 @@ export function baseEnv(extra: Record<string, string> = {}): Record<string, stri
 
 /** Throw a clear error when the CLI has not been built. */
 export function requireBuilt(): void {
-  if (!existsSync(DIST_MAIN)) {
-    throw new Error(`${DIST_MAIN} is missing: run \`npx -y pnpm@10.34.9 run build\` (the root \`pnpm test\` builds first).`);
+  if (!existsSync(DIST_BUNDLE)) {
+    throw new Error(`${DIST_BUNDLE} is missing: run \`npx -y pnpm@10.34.9 run build\` (the root \`pnpm test\` builds first).`);
   }
 }
 
