@@ -31,6 +31,9 @@ export function detectContainer(bytes: Uint8Array): 'pfx' | 'pem' {
   return bytes[0] === 0x30 ? 'pfx' : 'pem';
 }
 
+/** Read size: a certificate or PFX is a few KiB; no 1 MiB buffer per read (a rotation check reads the file again). */
+const READ_CHUNK_BYTES = 64 * 1024;
+
 /**
  * Read a credential file: at most {@link MAX_INPUT_BYTES} (+1, to tell a
  * larger file), so a huge file or a device that never ends is refused
@@ -41,14 +44,16 @@ export function detectContainer(bytes: Uint8Array): 'pfx' | 'pem' {
  */
 export async function readCredentialFile(path: string): Promise<Uint8Array> {
   if (typeof path !== 'string' || path === '') throw new CredentialError('ERR_INVALID_OPTIONS', 'A credential file path must be a non-empty string.');
-  const bytes = Buffer.alloc(MAX_INPUT_BYTES + 1);
+  const chunks: Buffer[] = [];
   let length = 0;
   try {
     const file = await open(path, 'r');
     try {
-      while (length < bytes.length) {
-        const { bytesRead } = await file.read(bytes, length, bytes.length - length);
+      while (length <= MAX_INPUT_BYTES) {
+        const chunk = Buffer.alloc(Math.min(READ_CHUNK_BYTES, MAX_INPUT_BYTES + 1 - length));
+        const { bytesRead } = await file.read(chunk, 0, chunk.length);
         if (bytesRead === 0) break;
+        chunks.push(chunk.subarray(0, bytesRead));
         length += bytesRead;
       }
     } finally {
@@ -59,7 +64,7 @@ export async function readCredentialFile(path: string): Promise<Uint8Array> {
     throw new CredentialError('ERR_FILE_READ', `Cannot read ${shownPath(path)} (${code}).`, { cause: new Error(code) });
   }
   checkSize(length, shownPath(path));
-  return new Uint8Array(bytes.subarray(0, length));
+  return new Uint8Array(Buffer.concat(chunks, length));
 }
 
 /**
