@@ -20,9 +20,15 @@
 // command that needs @x/assertion loads it with require() (an ES module; Node
 // ≥ 20.19). In dist/, not dist/bundle/, so `../package.json` (--version) is
 // the same file for it and for tsc's dist/main.js.
+//
+// Output is written only where it changed, each file by rename, and files of
+// an earlier build are removed only after: a process that loads a package
+// while `pnpm build` (or `pnpm demo`) runs beside it sees the old file or the
+// new one, never a missing or half-written one (the test suite runs the CLI
+// while demo.test.ts rebuilds).
 // usage: node scripts/bundle.mjs   (part of `pnpm build`)
-import { readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -39,11 +45,36 @@ function entryPoints(dir) {
   });
 }
 
+/** Writes esbuild's output files that differ from what is on disk (temporary file, then rename); returns their paths. */
+function publish({ outputFiles }) {
+  for (const { path, contents } of outputFiles) {
+    let current;
+    try {
+      current = readFileSync(path);
+    } catch {
+      current = undefined;
+    }
+    if (current?.equals(contents)) continue;
+    mkdirSync(dirname(path), { recursive: true });
+    const temporary = `${path}.${process.pid}.tmp`;
+    writeFileSync(temporary, contents);
+    renameSync(temporary, path);
+  }
+  return new Set(outputFiles.map(({ path }) => path));
+}
+
+/** Removes the files under `dir` that this build did not write (chunks of an earlier build). */
+function prune(dir, written) {
+  for (const name of readdirSync(dir, { recursive: true })) {
+    const path = join(dir, name);
+    if (!written.has(path) && statSync(path).isFile()) rmSync(path);
+  }
+}
+
 await Promise.all(
-  PACKAGES.map((name) => {
+  PACKAGES.map(async (name) => {
     const dir = join(root, 'packages', name);
-    rmSync(join(dir, OUT), { recursive: true, force: true }); // no chunk of an earlier build left behind
-    return build({
+    const result = await build({
       entryPoints: entryPoints(dir),
       outdir: join(dir, OUT),
       outbase: join(dir, 'src'),
@@ -58,12 +89,14 @@ await Promise.all(
       sourcesContent: false, // the maps name ../../src/*.ts, which the package ships
       legalComments: 'none',
       logLevel: 'warning',
+      write: false,
     });
+    prune(join(dir, OUT), publish(result));
   }),
 );
 
 const cli = join(root, 'packages', 'cli');
-await build({
+const cliBundle = await build({
   entryPoints: [join(cli, 'src', 'main.ts')],
   outfile: join(cli, 'dist', 'x-assertion.cjs'),
   bundle: true,
@@ -78,4 +111,6 @@ await build({
   sourcesContent: false, // the map names ../src/*.ts, which the package ships
   legalComments: 'none',
   logLevel: 'warning',
+  write: false,
 });
+publish(cliBundle);
